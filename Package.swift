@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Gatehouse: a reverse-proxy security gateway for MCP servers.
+/// No package dependencies: the toolchain plus the system OpenSSL 3.
+let package = Package(
+    name: "gatehouse",
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"])
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "CGatehouseShims", dependencies: ["COpenSSL"]),
+        .target(name: "GatehouseHTTP"),
+        .target(name: "GatehouseJSON"),
+        .target(name: "GatehouseTOML"),
+        .target(name: "GatehouseCrypto", dependencies: ["COpenSSL", "CGatehouseShims"]),
+        .target(name: "GatehousePolicy", dependencies: ["GatehouseHTTP", "GatehouseJSON", "GatehouseCrypto"]),
+        .target(name: "GatehouseConfig", dependencies: ["GatehouseTOML", "GatehousePolicy", "GatehouseCrypto"]),
+        .target(name: "GatehousePosix", dependencies: ["GatehouseHTTP", "CGatehouseShims"]),
+        .target(
+            name: "GatehouseServer",
+            dependencies: [
+                "GatehouseHTTP", "GatehouseJSON", "GatehousePolicy", "GatehouseConfig",
+                "GatehouseCrypto", "GatehousePosix",
+            ]),
+        .executableTarget(name: "gatehouse", dependencies: ["GatehouseServer", "GatehouseConfig"]),
+        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP"]),
+        .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
+        .testTarget(name: "GatehouseTOMLTests", dependencies: ["GatehouseTOML"]),
+        .testTarget(name: "GatehouseCryptoTests", dependencies: ["GatehouseCrypto"]),
+        .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy"]),
+        .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
+        .testTarget(name: "GatehouseServerTests", dependencies: ["GatehouseServer", "GatehousePosix"]),
+    ]
+)

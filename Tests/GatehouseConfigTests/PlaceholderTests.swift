@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehouseConfigTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehouseCryptoTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

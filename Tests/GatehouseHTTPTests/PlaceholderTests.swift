@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehouseHTTPTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

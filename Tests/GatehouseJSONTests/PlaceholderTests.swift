@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehouseJSONTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehousePolicyTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}

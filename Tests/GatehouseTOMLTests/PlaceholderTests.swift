@@ -1,0 +1,5 @@
+import XCTest
+
+final class GatehouseTOMLTestsPlaceholder: XCTestCase {
+    func testBuilds() {}
+}
