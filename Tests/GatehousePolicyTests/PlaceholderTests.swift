@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehousePolicyTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
