@@ -1,0 +1,151 @@
+/// Writes HTTP/1.1 heads and chunk framing into a buffer.
+///
+/// It never writes a byte that could end a line early: a field whose name is not a token or whose value
+/// holds CR, LF or NUL is left out, and bytes of a method or target that do not belong there are
+/// percent-encoded. Heads built from parsed messages never trigger either; the rules are a backstop
+/// against header injection from other sources.
+public enum HTTPSerializer {
+    public static func writeRequestHead(
+        method: String, target: String, headers: HTTPHeaders, into buffer: inout ByteBuffer
+    ) {
+        writeEscaped(method, into: &buffer, keeping: ASCII.isTokenChar)
+        buffer.writeInteger(ASCII.space)
+        writeEscaped(target, into: &buffer, keeping: ASCII.isVisible)
+        buffer.writeString(" HTTP/1.1\r\n")
+        writeFields(headers, into: &buffer)
+    }
+
+    /// "HTTP/1.1 <status> <standard reason>", the fields, the empty line.
+    public static func writeResponseHead(status: Int, headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        buffer.writeString("HTTP/1.1 ")
+        let code = min(max(status, 0), 999)
+        buffer.writeInteger(UInt8(0x30 + code / 100))
+        buffer.writeInteger(UInt8(0x30 + code / 10 % 10))
+        buffer.writeInteger(UInt8(0x30 + code % 10))
+        buffer.writeInteger(ASCII.space)
+        buffer.writeString(reasonPhrase(status))
+        buffer.writeString("\r\n")
+        writeFields(headers, into: &buffer)
+    }
+
+    /// One chunk: size in hex, CRLF, the bytes, CRLF. Nothing for an empty collection (an empty chunk
+    /// would end the body).
+    public static func writeChunk<C: Collection>(_ bytes: C, into buffer: inout ByteBuffer) where C.Element == UInt8 {
+        let count = bytes.count
+        guard count > 0 else { return }
+        writeHex(count, into: &buffer)
+        buffer.writeString("\r\n")
+        buffer.writeBytes(bytes)
+        buffer.writeString("\r\n")
+    }
+
+    /// The last chunk and an empty trailer section: "0\r\n\r\n".
+    public static func writeLastChunk(into buffer: inout ByteBuffer) {
+        buffer.writeString("0\r\n\r\n")
+    }
+
+    /// The last chunk followed by `trailers`.
+    public static func writeLastChunk(trailers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        buffer.writeString("0\r\n")
+        writeFields(trailers, into: &buffer)
+    }
+
+    /// The field lines and the empty line that ends a head.
+    public static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for field in headers where isSafe(field) {
+            buffer.writeString(field.name)
+            buffer.writeString(": ")
+            buffer.writeString(field.value)
+            buffer.writeString("\r\n")
+        }
+        buffer.writeString("\r\n")
+    }
+
+    /// The standard reason phrase (RFC 9110 §15), or "Unknown".
+    public static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 102: "Processing"
+        case 103: "Early Hints"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 203: "Non-Authoritative Information"
+        case 204: "No Content"
+        case 205: "Reset Content"
+        case 206: "Partial Content"
+        case 207: "Multi-Status"
+        case 300: "Multiple Choices"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 402: "Payment Required"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 407: "Proxy Authentication Required"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
+        case 421: "Misdirected Request"
+        case 422: "Unprocessable Content"
+        case 425: "Too Early"
+        case 426: "Upgrade Required"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Unknown"
+        }
+    }
+
+    private static func isSafe(_ field: (name: String, value: String)) -> Bool {
+        !field.name.isEmpty && field.name.utf8.allSatisfy(ASCII.isTokenChar)
+            && !field.value.utf8.contains { $0 == ASCII.cr || $0 == ASCII.lf || $0 == 0 }
+    }
+
+    private static func writeEscaped(_ s: String, into buffer: inout ByteBuffer, keeping isAllowed: (UInt8) -> Bool) {
+        if s.utf8.allSatisfy(isAllowed) {
+            buffer.writeString(s)
+            return
+        }
+        for b in s.utf8 {
+            if isAllowed(b) {
+                buffer.writeInteger(b)
+            } else {
+                buffer.writeInteger(UInt8(ascii: "%"))
+                buffer.writeInteger(hexDigits[Int(b >> 4)])
+                buffer.writeInteger(hexDigits[Int(b & 0xF)])
+            }
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    private static func writeHex(_ n: Int, into buffer: inout ByteBuffer) {
+        var shift = (Int.bitWidth - n.leadingZeroBitCount + 3) / 4 * 4 - 4
+        while shift >= 0 {
+            buffer.writeInteger(hexDigits[(n >> shift) & 0xF])
+            shift -= 4
+        }
+    }
+}
