@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseTOMLTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
