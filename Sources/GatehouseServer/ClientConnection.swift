@@ -1,0 +1,626 @@
+import GatehouseHTTP
+import GatehouseJSON
+import GatehousePolicy
+import GatehousePosix
+import Glibc
+
+/// One client connection: reads requests, runs them through the request phases (contract §3), forwards
+/// them to the upstream and streams the answer back. One request at a time: a pipelined request waits in
+/// the input buffer until the answer before it is complete, so answers always leave in order.
+final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
+    /// Above this many buffered bytes towards a peer, reading from the other side pauses (back-pressure).
+    static let highWaterMark = 256 * 1024
+    static let lowWaterMark = 64 * 1024
+    static let readChunk = 16 * 1024
+
+    /// The request being served and what is known about it; reset for each request.
+    struct Exchange {
+        var isActive = false
+        var head: HTTPRequestHead?
+        var requestID = ""
+        var startMilliseconds: Int64 = 0
+        var bytesIn: Int64 = 0
+        var bytesOut: Int64 = 0
+        var principal: Principal?
+        var rpcMethod: String?
+        var tool: String?
+        /// The client's request has been read to its end.
+        var isRequestDone = false
+        /// The answer has been written to the output buffer completely.
+        var isResponseDone = false
+        /// Answered early: the rest of the request body is read and dropped.
+        var isDiscardingBody = false
+        /// An MCP POST: the body is read whole (bounded by max_body_bytes) before forwarding.
+        var isCollectingBody = false
+        var body: [UInt8] = []
+        var upstream: UpstreamConnection?
+        var isUpstreamRequestChunked = false
+        var hasSentContinue = false
+        var isResponseStarted = false
+        var isResponseChunked = false
+        var status = 0
+        var upstreamStartMilliseconds: Int64 = 0
+        var upstreamMilliseconds: Double?
+        var upstreamResponseKeepAlive = false
+        var upstreamResponseCloseDelimited = false
+    }
+
+    unowned let context: LoopContext
+    let fd: Int32
+    let peer: SocketAddress
+    let peerHost: String
+    private var input = ByteBuffer(capacity: ClientConnection.readChunk)
+    private var output = ByteBuffer(capacity: 4096)
+    private var parser: HTTPRequestParser
+    private var ex = Exchange()
+    private var isClosed = false
+    private var isParserFailed = false
+    private var isReading = true
+    private var wantsWrite = false
+    private var closeWhenFlushed = false
+    private var isDraining = false
+    private var isProcessingInput = false
+    private var headerTimer: LoopTimer!
+    private var idleTimer: LoopTimer!
+    private var responseTimer: LoopTimer!
+
+    private var loop: EventLoop { context.loop }
+    private var state: GatewayState { context.state }
+
+    init(context: LoopContext, fd: Int32, peer: SocketAddress) {
+        self.context = context
+        self.fd = fd
+        self.peer = peer
+        self.peerHost = peer.host
+        self.parser = HTTPRequestParser(limits: context.state.limits)
+        weak var weakSelf: ClientConnection?
+        headerTimer = LoopTimer { weakSelf?.headerTimedOut() }
+        idleTimer = LoopTimer { weakSelf?.idleTimedOut() }
+        responseTimer = LoopTimer { weakSelf?.responseTimedOut() }
+        weakSelf = self
+        context.loop.register(fd, readable: true, writable: false, handler: self)
+        context.loop.arm(headerTimer, after: context.state.headerTimeoutMilliseconds)
+        context.connectionOpened(self)
+    }
+
+    // MARK: Events
+
+    func handleEvent(_ events: UInt32) {
+        if events & EventBits.writable != 0 { flushOutput() }
+        if isClosed { return }
+        if events & (EventBits.readable | EventBits.error | EventBits.hangup | EventBits.readHangup) != 0 {
+            readFromSocket()
+        }
+    }
+
+    private func readFromSocket() {
+        var eof = false
+        var failure: Int32 = 0
+        while isReading && input.readableBytes < 4 * ClientConnection.readChunk + state.limits.maxHeaderBytes {
+            let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: ClientConnection.readChunk) { p -> Int in
+                let n = Glibc.read(fd, p.baseAddress, p.count)
+                return n < 0 ? -Int(Glibc.errno) : n
+            }
+            if r > 0 {
+                if r < ClientConnection.readChunk { break }
+                continue
+            }
+            if r == 0 { eof = true; break }
+            let e = Int32(-r)
+            if e == EINTR { continue }
+            if e != EAGAIN { failure = e }
+            break
+        }
+        if !input.isEmpty && !ex.isActive && idleTimer.isArmed {
+            loop.cancel(idleTimer)
+            loop.arm(headerTimer, after: state.headerTimeoutMilliseconds)
+        }
+        processInput()
+        if isClosed { return }
+        if eof || failure != 0 { clientGone() }
+    }
+
+    // MARK: Request parsing
+
+    private func processInput() {
+        guard !isProcessingInput else { return }
+        isProcessingInput = true
+        defer { isProcessingInput = false }
+        while !isClosed && !isParserFailed {
+            if ex.isActive && ex.isRequestDone { break }
+            if !ex.isActive && (closeWhenFlushed || isDraining) { break }
+            if let up = ex.upstream, up.output.readableBytes > ClientConnection.highWaterMark {
+                setReading(false)
+                break
+            }
+            let part: HTTPRequestPart?
+            do {
+                part = try parser.next(&input)
+            } catch {
+                parseFailed(error)
+                return
+            }
+            guard let part else { break }
+            switch part {
+            case .head(let head): beginExchange(head)
+            case .body(let bytes): requestBody(bytes)
+            case .end: requestEnded()
+            }
+        }
+        if input.isEmpty { input.clear() }
+    }
+
+    private func parseFailed(_ error: HTTPParseError) {
+        isParserFailed = true
+        if ex.isActive && ex.isResponseStarted {
+            abort()
+            return
+        }
+        if !ex.isActive { startExchangeRecord(head: nil) }
+        if error.isSmuggling {
+            context.logs.write(
+                SecurityEvent(
+                    .security(severity: .high, kind: "smuggling_attempt", details: [("reason", .string(error.reason))]),
+                    ipAddress: peerHost, userAgent: ex.head?.headers.first(name: "User-Agent"), requestID: ex.requestID))
+        }
+        ex.isRequestDone = true
+        closeWhenFlushed = true
+        if let up = ex.upstream { ex.upstream = nil; context.pool.discard(up) }
+        respond(Rejection.standard(status: error.status))
+    }
+
+    private func startExchangeRecord(head: HTTPRequestHead?) {
+        ex = Exchange()
+        ex.isActive = true
+        ex.head = head
+        ex.requestID = RequestID.resolve(clientValue: head?.headers.first(name: "X-Request-Id"))
+        ex.startMilliseconds = monotonicMilliseconds()
+    }
+
+    // MARK: The request phases (contract §3)
+
+    /// Steps 2–8 in order. Each step either lets the request go on or answers it; the access log and the
+    /// security events are written however it ends (step 10, in `finishExchange`).
+    private func beginExchange(_ head: HTTPRequestHead) {
+        loop.cancel(headerTimer)
+        loop.cancel(idleTimer)
+        startExchangeRecord(head: head)
+        if head.framing == .none { /* the parser still reports .end right after the head */ }
+        if isDraining { closeWhenFlushed = true }
+
+        // 2. Gateway endpoints, answered without authentication.
+        let path = head.path
+        if path == "/healthz" && (head.method == "GET" || head.method == "HEAD") {
+            respondLocal(status: 200, headers: [], body: Array(#"{"status":"ok"}"#.utf8))
+            return
+        }
+
+        // 5. Authentication.
+        switch authenticate(head) {
+        case .failure(let failure):
+            let event = SecurityEvent.authenticationFailed(
+                failure, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
+            respond(Rejection.unauthorized(failure, securityEvent: event))
+            return
+        case .success(let principal):
+            ex.principal = principal
+            context.logs.write(
+                SecurityEvent.authenticated(
+                    principal, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"),
+                    requestID: ex.requestID))
+        }
+
+        // 7. MCP messages are read whole before they go on (inspection plugs in here).
+        if head.method == "POST" && state.mcpPaths.contains(String(path)) && head.framing != .none {
+            ex.isCollectingBody = true
+            if case .contentLength(let n) = head.framing { ex.body.reserveCapacity(n) }
+            sendContinueIfExpected()
+            return
+        }
+
+        // 8. Forwarding, the body streamed as it arrives.
+        startForwarding(body: nil)
+        sendContinueIfExpected()
+    }
+
+    private func authenticate(_ head: HTTPRequestHead) -> Result<Principal, AuthFailure> {
+        switch BearerCredential.parse(authorization: head.headers.first(name: "Authorization")) {
+        case .failure(let f):
+            return .failure(f)
+        case .success(.apiKey(let key)):
+            guard state.acceptsAPIKeys, let p = state.apiKeys.authenticate(key: key) else {
+                return .failure(.invalidAPIKey)
+            }
+            return .success(p)
+        case .success(.jwt):
+            // JWT verification arrives with the authentication issue; until then no token is valid.
+            return .failure(.invalidToken(reason: "jwt_not_configured"))
+        }
+    }
+
+    private func sendContinueIfExpected() {
+        guard let head = ex.head, head.expectsContinue, !ex.hasSentContinue, !ex.isRequestDone else { return }
+        ex.hasSentContinue = true
+        output.writeString("HTTP/1.1 100 Continue\r\n\r\n")
+        flushOutput()
+    }
+
+    private func requestBody(_ bytes: ArraySlice<UInt8>) {
+        ex.bytesIn += Int64(bytes.count)
+        loop.arm(headerTimer, after: state.headerTimeoutMilliseconds)
+        if ex.isDiscardingBody { return }
+        if ex.isCollectingBody {
+            ex.body.append(contentsOf: bytes)
+            return
+        }
+        guard let up = ex.upstream else { return }
+        if ex.isUpstreamRequestChunked {
+            HTTPSerializer.writeChunk(bytes, into: &up.output)
+        } else {
+            up.output.writeBytes(bytes)
+        }
+        up.flush()
+    }
+
+    private func requestEnded() {
+        loop.cancel(headerTimer)
+        ex.isRequestDone = true
+        if ex.isCollectingBody {
+            ex.isCollectingBody = false
+            noteRPCMethod()
+            startForwarding(body: ex.body)
+            ex.body = []
+        } else if let up = ex.upstream, ex.isUpstreamRequestChunked {
+            HTTPSerializer.writeLastChunk(into: &up.output)
+            up.flush()
+        }
+        checkExchangeComplete()
+    }
+
+    /// The JSON-RPC method and tool name of an MCP message, for the access log.
+    private func noteRPCMethod() {
+        guard let message = try? JSONReader.parse(ex.body, maxDepth: 64) else { return }
+        ex.rpcMethod = message["method"]?.stringValue
+        if ex.rpcMethod == "tools/call" { ex.tool = message["params"]?["name"]?.stringValue }
+    }
+
+    // MARK: Forwarding (step 8)
+
+    private func startForwarding(body: [UInt8]?) {
+        guard let head = ex.head else { return }
+        let up: UpstreamConnection
+        do {
+            up = try context.pool.acquire(state: state)
+        } catch {
+            respond(Rejection.standard(status: 502))
+            return
+        }
+        up.delegate = self
+        ex.upstream = up
+        ex.upstreamStartMilliseconds = monotonicMilliseconds()
+        up.parser.expectResponse(toRequestMethod: head.method)
+        var headers = ProxyHeaders.upstreamRequestHeaders(
+            head, state: state, peer: peer, peerHost: peerHost, requestID: ex.requestID, principal: ex.principal)
+        if let body {
+            if !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH" {
+                headers.add(name: "Content-Length", value: String(body.count))
+            }
+        } else {
+            switch head.framing {
+            case .contentLength(let n): headers.add(name: "Content-Length", value: String(n))
+            case .chunked:
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+                ex.isUpstreamRequestChunked = true
+            case .none, .untilClose: break
+            }
+        }
+        let target = state.upstreamBasePath.isEmpty
+            ? String(head.originFormTarget) : state.upstreamBasePath + head.originFormTarget
+        HTTPSerializer.writeRequestHead(method: head.method, target: target, headers: headers, into: &up.output)
+        if let body { up.output.writeBytes(body) }
+        loop.arm(responseTimer, after: state.responseTimeoutMilliseconds)
+        if up.state == .connected { up.flush() }
+    }
+
+    func upstreamConnected(_ upstream: UpstreamConnection) {}
+
+    func upstreamWritable(_ upstream: UpstreamConnection) {
+        if !isReading && upstream.output.readableBytes < ClientConnection.lowWaterMark {
+            setReading(true)
+            processInput()
+        }
+    }
+
+    func upstreamFailed(_ upstream: UpstreamConnection, error: SystemError?, beforeResponse: Bool) {
+        guard ex.upstream === upstream else { return }
+        ex.upstream = nil
+        context.pool.discard(upstream)
+        loop.cancel(responseTimer)
+        if ex.isResponseStarted {
+            abort()
+            return
+        }
+        let timedOut = error?.errno == ETIMEDOUT
+        respond(Rejection.standard(status: timedOut ? 504 : 502))
+    }
+
+    private func responseTimedOut() {
+        guard ex.isActive, !ex.isResponseStarted, let up = ex.upstream else { return }
+        ex.upstream = nil
+        context.pool.discard(up)
+        respond(Rejection.standard(status: 504))
+    }
+
+    func upstreamReadable(_ upstream: UpstreamConnection, eof: Bool) {
+        guard ex.upstream === upstream else { return }
+        do {
+            while ex.upstream === upstream, let part = try upstream.parser.next(&upstream.input) {
+                handleUpstreamPart(part, upstream)
+            }
+            if eof, ex.upstream === upstream {
+                if let part = try upstream.parser.finish() {
+                    ex.upstreamResponseKeepAlive = false
+                    handleUpstreamPart(part, upstream)
+                } else {
+                    upstreamFailed(upstream, error: nil, beforeResponse: !ex.isResponseStarted)
+                }
+            }
+        } catch {
+            upstreamFailed(upstream, error: nil, beforeResponse: !ex.isResponseStarted)
+            return
+        }
+        if ex.upstream === upstream && output.readableBytes > ClientConnection.highWaterMark {
+            upstream.setReading(false)
+        }
+    }
+
+    private func handleUpstreamPart(_ part: HTTPResponsePart, _ upstream: UpstreamConnection) {
+        switch part {
+        case .head(let head):
+            loop.cancel(responseTimer)
+            ex.upstreamMilliseconds = Double(monotonicMilliseconds() - ex.upstreamStartMilliseconds)
+            ex.upstreamResponseKeepAlive = head.keepAlive
+            ex.upstreamResponseCloseDelimited = head.framing == .untilClose
+            writeResponseHead(head)
+        case .body(let bytes):
+            ex.bytesOut += Int64(bytes.count)
+            if ex.isResponseChunked {
+                HTTPSerializer.writeChunk(bytes, into: &output)
+            } else {
+                output.writeBytes(bytes)
+            }
+            flushOutput()
+        case .end:
+            if ex.isResponseChunked { HTTPSerializer.writeLastChunk(into: &output) }
+            ex.upstream = nil
+            if ex.upstreamResponseKeepAlive && !ex.upstreamResponseCloseDelimited && upstream.input.isEmpty
+                && ex.isRequestDone
+            {
+                context.pool.release(upstream, maxIdle: state.maxIdleUpstreamConnections)
+            } else {
+                context.pool.discard(upstream)
+            }
+            ex.isResponseDone = true
+            flushOutput()
+            checkExchangeComplete()
+        }
+    }
+
+    private func writeResponseHead(_ upstreamHead: HTTPResponseHead) {
+        guard let head = ex.head else { return }
+        ex.isResponseStarted = true
+        ex.status = upstreamHead.status
+        var headers = ProxyHeaders.clientResponseHeaders(upstreamHead, state: state, requestID: ex.requestID)
+        switch upstreamHead.framing {
+        case .contentLength(let n):
+            headers.add(name: "Content-Length", value: String(n))
+        case .chunked:
+            headers.add(name: "Transfer-Encoding", value: "chunked")
+            ex.isResponseChunked = true
+        case .untilClose:
+            if head.version == .http1_1 {
+                headers.add(name: "Transfer-Encoding", value: "chunked")
+                ex.isResponseChunked = true
+            } else {
+                closeWhenFlushed = true
+            }
+        case .none:
+            if head.method == "HEAD", let cl = upstreamHead.headers.first(name: "Content-Length") {
+                headers.add(name: "Content-Length", value: cl)
+            }
+        }
+        if !keepsAlive(head) { headers.add(name: "Connection", value: "close") }
+        HTTPSerializer.writeResponseHead(status: upstreamHead.status, headers: headers, into: &output)
+        flushOutput()
+    }
+
+    private func keepsAlive(_ head: HTTPRequestHead) -> Bool {
+        head.keepAlive && !closeWhenFlushed && !isDraining
+    }
+
+    // MARK: Local answers
+
+    /// Answers with a rejection of the contract (§4): its JSON body, its headers, its security event.
+    private func respond(_ rejection: Rejection) {
+        if let event = rejection.securityEvent { context.logs.write(event) }
+        var headers = rejection.headers
+        headers.append(("Content-Type", "application/json"))
+        respondLocal(status: rejection.status, headers: headers, body: rejection.body(requestID: ex.requestID))
+    }
+
+    private func respondLocal(status: Int, headers extra: [(String, String)], body: [UInt8]) {
+        loop.cancel(responseTimer)
+        if let up = ex.upstream {
+            ex.upstream = nil
+            context.pool.discard(up)
+        }
+        ex.status = status
+        ex.isResponseStarted = true
+        if !ex.isRequestDone {
+            if ex.head?.expectsContinue == true && !ex.hasSentContinue {
+                // The client waits for 100-continue before sending the body: it will not come.
+                closeWhenFlushed = true
+            } else {
+                ex.isDiscardingBody = true
+                ex.isCollectingBody = false
+                ex.body = []
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(extra.count + state.securityHeaders.count + 4)
+        for (n, v) in extra { headers.add(name: n, value: v) }
+        if !extra.contains(where: { $0.0 == "Content-Type" }) && !body.isEmpty {
+            headers.add(name: "Content-Type", value: "application/json")
+        }
+        for (n, v) in state.securityHeaders { headers.add(name: n, value: v) }
+        headers.add(name: "X-Request-Id", value: ex.requestID)
+        headers.add(name: "Content-Length", value: String(body.count))
+        if let head = ex.head { if !keepsAlive(head) { headers.add(name: "Connection", value: "close") } }
+        else { headers.add(name: "Connection", value: "close") }
+        HTTPSerializer.writeResponseHead(status: status, headers: headers, into: &output)
+        if ex.head?.method != "HEAD" { output.writeBytes(body) }
+        ex.bytesOut += Int64(body.count)
+        ex.isResponseDone = true
+        flushOutput()
+        checkExchangeComplete()
+    }
+
+    // MARK: End of an exchange
+
+    private func checkExchangeComplete() {
+        guard ex.isActive, ex.isRequestDone, ex.isResponseDone, !isClosed else { return }
+        finishExchange()
+        if closeWhenFlushed || isDraining || ex.head.map({ !$0.keepAlive }) ?? true {
+            closeWhenFlushed = true
+            ex = Exchange()
+            flushOutput()
+            return
+        }
+        ex = Exchange()
+        if input.isEmpty {
+            loop.arm(idleTimer, after: state.idleTimeoutMilliseconds)
+        } else {
+            loop.arm(headerTimer, after: state.headerTimeoutMilliseconds)
+        }
+        setReading(true)
+        processInput()
+    }
+
+    /// Step 10: the access record.
+    private func finishExchange() {
+        let duration = Double(monotonicMilliseconds() - ex.startMilliseconds)
+        context.logs.write(
+            AccessRecord(
+                method: ex.head?.method ?? "-", path: ex.head.map { String($0.path) } ?? "-", status: ex.status,
+                durationMilliseconds: duration, bytesIn: ex.bytesIn, bytesOut: ex.bytesOut,
+                upstreamMilliseconds: ex.upstreamMilliseconds, userID: ex.principal?.name, rpcMethod: ex.rpcMethod,
+                tool: ex.tool, requestID: ex.requestID, ipAddress: peerHost))
+    }
+
+    // MARK: Output and lifetime
+
+    private func flushOutput() {
+        guard !isClosed else { return }
+        while !output.isEmpty {
+            let r = output.withUnsafeReadableBytes { p -> Int in
+                let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
+                return n < 0 ? -Int(Glibc.errno) : n
+            }
+            if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
+            let e = Int32(-r)
+            if e == EINTR { continue }
+            if e == EAGAIN { break }
+            clientGone()
+            return
+        }
+        if output.isEmpty {
+            output.clear()
+            if closeWhenFlushed && (!ex.isActive || (ex.isResponseDone)) {
+                close()
+                return
+            }
+        }
+        let needWrite = !output.isEmpty
+        if needWrite != wantsWrite {
+            wantsWrite = needWrite
+            updateInterest()
+        }
+        if output.readableBytes < ClientConnection.lowWaterMark, let up = ex.upstream, !up.isReading {
+            up.setReading(true)
+        }
+    }
+
+    private func setReading(_ on: Bool) {
+        guard on != isReading, !isClosed else { return }
+        isReading = on
+        updateInterest()
+    }
+
+    private func updateInterest() {
+        loop.setInterest(fd, readable: isReading, writable: wantsWrite)
+    }
+
+    /// The client closed or reset: whatever was in flight for it is abandoned, the upstream connection too.
+    private func clientGone() {
+        if ex.isActive && !ex.isResponseDone {
+            if ex.status == 0 { ex.status = 499 }
+            finishExchange()
+        }
+        abort()
+    }
+
+    private func abort() {
+        if let up = ex.upstream {
+            ex.upstream = nil
+            context.pool.discard(up)
+        }
+        close()
+    }
+
+    private func headerTimedOut() {
+        guard !isClosed else { return }
+        if ex.isActive && ex.isRequestDone { return }
+        if ex.isActive && ex.isResponseStarted {
+            abort()
+            return
+        }
+        if !ex.isActive && input.isEmpty && parser.isIdle {
+            close()
+            return
+        }
+        if !ex.isActive { startExchangeRecord(head: nil) }
+        isParserFailed = true
+        closeWhenFlushed = true
+        ex.isRequestDone = true
+        respond(Rejection.standard(status: 408))
+    }
+
+    private func idleTimedOut() {
+        guard !isClosed, !ex.isActive else { return }
+        close()
+    }
+
+    /// SIGTERM: finish the current exchange (if any), then close.
+    func drain() {
+        isDraining = true
+        if !ex.isActive && output.isEmpty {
+            close()
+        }
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.cancel(headerTimer)
+        loop.cancel(idleTimer)
+        loop.cancel(responseTimer)
+        if let up = ex.upstream {
+            ex.upstream = nil
+            context.pool.discard(up)
+        }
+        loop.deregister(fd)
+        closeDescriptor(fd)
+        context.counters.activeConnections.subtract(1, ordering: .relaxed)
+        context.connectionClosed(self)
+    }
+}

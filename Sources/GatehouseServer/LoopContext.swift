@@ -1,0 +1,74 @@
+import GatehouseHTTP
+import GatehousePolicy
+import GatehousePosix
+import Synchronization
+
+/// Where log lines go: one writer per distinct destination, so that two logs sent to stdout share a
+/// writer and never interleave inside a line.
+public final class GatewayLogs: Sendable {
+    public let security: LogWriter?
+    public let access: LogWriter?
+
+    public init(security: LogWriter?, access: LogWriter?) {
+        self.security = security
+        self.access = access
+    }
+
+    public func write(_ event: SecurityEvent) {
+        guard let w = security else { return }
+        w.write(LogFormat.line(event, timestampMillis: wallClockMilliseconds()))
+    }
+
+    public func write(_ record: AccessRecord) {
+        guard let w = access else { return }
+        w.write(LogFormat.line(record, timestampMillis: wallClockMilliseconds()))
+    }
+}
+
+/// Counters shared by every loop (atomics, no locks).
+public final class GatewayCounters: Sendable {
+    public let activeConnections = Atomic<Int>(0)
+    public let requests = Atomic<Int>(0)
+
+    public init() {}
+}
+
+/// What one event loop's connections share: the loop, its configuration snapshot, its upstream pool.
+/// Only the loop's thread touches it, so nothing here is locked.
+final class LoopContext {
+    unowned let loop: EventLoop
+    var state: GatewayState
+    let pool: UpstreamPool
+    let logs: GatewayLogs
+    let counters: GatewayCounters
+    /// Open client connections, for draining.
+    var connections: [ObjectIdentifier: ClientConnection] = [:]
+    var isDraining = false
+    /// Called when draining and the last connection closed.
+    var onDrained: (() -> Void)?
+
+    init(loop: EventLoop, state: GatewayState, logs: GatewayLogs, counters: GatewayCounters) {
+        self.loop = loop
+        self.state = state
+        self.pool = UpstreamPool(loop: loop)
+        self.logs = logs
+        self.counters = counters
+    }
+
+    func connectionOpened(_ c: ClientConnection) {
+        connections[ObjectIdentifier(c)] = c
+    }
+
+    func connectionClosed(_ c: ClientConnection) {
+        connections[ObjectIdentifier(c)] = nil
+        if isDraining && connections.isEmpty { onDrained?() }
+    }
+
+    /// Stop taking requests: idle connections close now, busy ones after their current exchange.
+    func beginDrain() {
+        isDraining = true
+        for c in Array(connections.values) { c.drain() }
+        pool.closeAll()
+        if connections.isEmpty { onDrained?() }
+    }
+}

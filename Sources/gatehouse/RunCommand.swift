@@ -1,0 +1,78 @@
+import GatehouseConfig
+import GatehousePolicy
+import GatehousePosix
+import GatehouseServer
+import Glibc
+
+/// `gatehouse run`: serve until SIGTERM/SIGINT; SIGHUP reloads.
+enum RunCommand {
+    static func run(_ args: [String]) -> Int32 {
+        let path: String?
+        do {
+            try CommandLineInterface.checkArguments(args, flags: ["--config"])
+            path = try CommandLineInterface.option("--config", in: args)
+        } catch {
+            return CommandLineInterface.fail(error.description, code: 2)
+        }
+        // Before any thread exists, so that every thread inherits the mask.
+        ProcessSignal.blockAndIgnorePipe()
+        let env = CommandLineInterface.environment()
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(path: path, environment: env)
+        } catch {
+            return CommandLineInterface.fail(error.description, code: 2)
+        }
+        for w in loaded.warnings { CommandLineInterface.printErr("gatehouse: warning: \(w)") }
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(config: loaded.config)
+        } catch let e as GatewayStartError {
+            return CommandLineInterface.fail(e.message, code: e.isConfiguration ? 2 : 1)
+        } catch {
+            return CommandLineInterface.fail("\(error)", code: 1)
+        }
+        return serve(gateway, reload: { try ConfigLoader.load(path: loaded.path, environment: env).config })
+    }
+
+    /// Runs `gateway` until a stop signal; SIGHUP calls `reload` for a new configuration.
+    static func serve(_ gateway: Gateway, reload: () throws -> GatewayConfig, banner: String? = nil) -> Int32 {
+        gateway.start()
+        let scheme = gateway.state.isTLS ? "https" : "http"
+        gateway.logs.write(
+            SecurityEvent(
+                .security(severity: .low, kind: "started", details: [
+                    ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
+                    ("workers", .int(Int64(gateway.loops.count))),
+                ]), ipAddress: nil, userAgent: nil, requestID: nil))
+        CommandLineInterface.printErr(banner ?? "gatehouse: listening on \(scheme)://\(gateway.boundAddress)")
+        while true {
+            guard let signal = ProcessSignal.wait(milliseconds: 1000) else { continue }
+            switch signal {
+            case .hangup:
+                do {
+                    let config = try reload()
+                    try gateway.apply(config)
+                    gateway.logs.write(
+                        SecurityEvent(
+                            .security(severity: .low, kind: "config_reloaded", details: []),
+                            ipAddress: nil, userAgent: nil, requestID: nil))
+                } catch {
+                    gateway.logs.write(
+                        SecurityEvent(
+                            .security(severity: .high, kind: "config_rejected", details: [("error", .string("\(error)"))]),
+                            ipAddress: nil, userAgent: nil, requestID: nil))
+                    CommandLineInterface.printErr("gatehouse: configuration rejected, keeping the old one: \(error)")
+                }
+            case .terminate, .interrupt:
+                let drained = gateway.drain(deadlineMilliseconds: gateway.state.drainTimeoutMilliseconds)
+                gateway.logs.write(
+                    SecurityEvent(
+                        .security(severity: drained ? .low : .medium, kind: "stopped", details: [("drained", .bool(drained))]),
+                        ipAddress: nil, userAgent: nil, requestID: nil))
+                gateway.stop()
+                return 0
+            }
+        }
+    }
+}
