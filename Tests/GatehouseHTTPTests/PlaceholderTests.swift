@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseHTTPTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
