@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseConfigTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
