@@ -28,6 +28,8 @@ public final class Gateway: @unchecked Sendable {
     /// The address the gateway listens on (with the real port when port 0 was asked for).
     public private(set) var boundAddress: SocketAddress
     private let drainedLoops = Atomic<Int>(0)
+    /// Objects that live as long as the gateway (the demo server's listener).
+    private var extras: [AnyObject] = []
 
     public init(config: GatewayConfig) throws {
         let state = try Gateway.makeState(config)
@@ -81,6 +83,10 @@ public final class Gateway: @unchecked Sendable {
                 makeConnection: { fd, peer in _ = ClientConnection(context: ctx, fd: fd, peer: peer) })
             listeners.append(listener)
         }
+    }
+
+    func retainExtra(_ object: AnyObject) {
+        extras.append(object)
     }
 
     public func start() {

@@ -45,7 +45,12 @@ enum RunCommand {
                     ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
                     ("workers", .int(Int64(gateway.loops.count))),
                 ]), ipAddress: nil, userAgent: nil, requestID: nil))
-        CommandLineInterface.printErr(banner ?? "gatehouse: listening on \(scheme)://\(gateway.boundAddress)")
+        if let banner {
+            let bytes = Array((banner + "\n").utf8)
+            _ = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+        } else {
+            CommandLineInterface.printErr("gatehouse: listening on \(scheme)://\(gateway.boundAddress)")
+        }
         while true {
             guard let signal = ProcessSignal.wait(milliseconds: 1000) else { continue }
             switch signal {
