@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseJSONTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
