@@ -17,7 +17,7 @@ let package = Package(
         .target(name: "GatehouseCrypto", dependencies: ["COpenSSL", "CGatehouseShims"]),
         .target(name: "GatehousePolicy", dependencies: ["GatehouseHTTP", "GatehouseJSON", "GatehouseCrypto"]),
         .target(name: "GatehouseConfig", dependencies: ["GatehouseTOML", "GatehousePolicy", "GatehouseCrypto"]),
-        .target(name: "GatehousePosix", dependencies: ["GatehouseHTTP", "CGatehouseShims"]),
+        .target(name: "GatehousePosix", dependencies: ["GatehouseHTTP", "CGatehouseShims", "COpenSSL"]),
         .target(
             name: "GatehouseServer",
             dependencies: [
@@ -31,6 +31,7 @@ let package = Package(
         .testTarget(name: "GatehouseCryptoTests", dependencies: ["GatehouseCrypto"]),
         .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
+        .testTarget(name: "GatehousePosixTests", dependencies: ["GatehousePosix"]),
         .testTarget(name: "GatehouseServerTests", dependencies: ["GatehouseServer", "GatehousePosix"]),
     ]
 )

@@ -35,7 +35,9 @@ final class TimerWheel {
     func arm(_ timer: LoopTimer, deadline: Int64) {
         cancel(timer)
         timer.deadline = deadline
-        let tick = max(deadline / Self.tickMilliseconds, currentTick + 1)
+        // The slot of the first tick at or after the deadline: when that slot is visited, `now` has
+        // reached the deadline, so timers of the current round always fire on their visit.
+        let tick = max((deadline + Self.tickMilliseconds - 1) / Self.tickMilliseconds, currentTick + 1)
         let slot = Int(tick % Int64(Self.slotCount))
         timer.slot = slot
         timer.indexInSlot = slots[slot].count
