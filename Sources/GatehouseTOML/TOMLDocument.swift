@@ -20,8 +20,9 @@ struct TOMLDocument {
         case value(TOMLValue)
         /// A table, by node index.
         case table(Int)
-        /// An array of tables made by `[[header]]`s, by node index; never empty.
-        case tableArray([Int])
+        /// An array of tables made by `[[header]]`s, by index in `tableArrays` (so that appending
+        /// an element does not copy the array).
+        case tableArray(Int)
         /// A static array written as a value `[ … ]`; it may hold inline tables.
         case array([Item])
     }
@@ -45,6 +46,8 @@ struct TOMLDocument {
     static let root = 0
 
     var nodes: [Node] = [Node(kind: .header, line: 0, depth: 0)]
+    /// The elements (node indices) of every array of tables; none is empty.
+    var tableArrays: [[Int]] = []
 
     /// Adds an empty table and returns its index; the caller links it into its parent.
     mutating func makeNode(kind: TableKind, line: Int, depth: Int) -> Int {
@@ -74,7 +77,7 @@ struct TOMLDocument {
         switch item {
         case .value(let value): value
         case .table(let index): .table(makeTable(index))
-        case .tableArray(let indices): .array(indices.map { .table(makeTable($0)) })
+        case .tableArray(let array): .array(tableArrays[array].map { .table(makeTable($0)) })
         case .array(let items): .array(items.map { makeValue($0) })
         }
     }

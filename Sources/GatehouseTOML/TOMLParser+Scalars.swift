@@ -2,6 +2,7 @@
 extension TOMLParser {
     /// A value that is not a string, array or inline table: read up to the next delimiter, then
     /// checked against the grammar as a whole.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseBareValue() throws(TOMLError) -> TOMLValue {
         let start = position
         var end = scanBareToken(from: start)

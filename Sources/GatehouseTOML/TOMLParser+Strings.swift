@@ -1,6 +1,7 @@
 /// The four string forms: basic "…", literal '…', and their multi-line forms.
 extension TOMLParser {
     /// `"…"` with escapes, on one line.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseBasicString() throws(TOMLError) -> String {
         let open = position
         position += 1
@@ -23,6 +24,7 @@ extension TOMLParser {
 
     /// `"""…"""`: a newline right after the opening quotes is dropped, a backslash at the end of a
     /// line removes the line break and the whitespace after it.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseMultilineBasicString() throws(TOMLError) -> String {
         let open = position
         position += 3
@@ -56,6 +58,7 @@ extension TOMLParser {
     }
 
     /// `'…'`: no escapes, on one line.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseLiteralString() throws(TOMLError) -> String {
         let open = position
         position += 1
@@ -75,6 +78,7 @@ extension TOMLParser {
     }
 
     /// `'''…'''`: no escapes; a newline right after the opening quotes is dropped.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseMultilineLiteralString() throws(TOMLError) -> String {
         let open = position
         position += 3

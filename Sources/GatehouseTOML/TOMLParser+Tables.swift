@@ -40,7 +40,8 @@ extension TOMLParser {
     private mutating func descendForHeader(_ parents: ArraySlice<KeyPart>, line: Int) throws(TOMLError) -> Int {
         var table = TOMLDocument.root
         for (index, part) in zip(parents.indices, parents) {
-            let path = Self.describe(parents[...index])
+            // Only worked out on an error: doing it on every step would be quadratic.
+            var path: String { Self.describe(parents[...index]) }
             guard let slot = document.nodes[table].slots[part.name] else {
                 let depth = document.nodes[table].depth + 1
                 try checkDepth(depth, at: part.offset)
@@ -55,8 +56,8 @@ extension TOMLParser {
                     throw error("inline table '\(path)' cannot be extended", at: part.offset)
                 }
                 table = child
-            case .tableArray(let elements):
-                guard let lastElement = elements.last else {
+            case .tableArray(let array):
+                guard let lastElement = document.tableArrays[array].last else {
                     throw error("internal error: empty array of tables '\(path)'", at: part.offset)
                 }
                 table = lastElement
@@ -73,7 +74,7 @@ extension TOMLParser {
     private mutating func defineTable(
         _ part: KeyPart, key: [KeyPart], in parent: Int, depth: Int, line: Int
     ) throws(TOMLError) -> Int {
-        let path = Self.describe(key[...])
+        var path: String { Self.describe(key) }
         guard let slot = document.nodes[parent].slots[part.name] else {
             try checkDepth(depth, at: part.offset)
             let table = document.makeNode(kind: .header, line: line, depth: depth)
@@ -108,18 +109,18 @@ extension TOMLParser {
     private mutating func appendTableArrayElement(
         _ part: KeyPart, key: [KeyPart], in parent: Int, depth: Int, line: Int
     ) throws(TOMLError) -> Int {
-        let path = Self.describe(key[...])
+        var path: String { Self.describe(key) }
         try checkDepth(depth + 1, at: part.offset)
         guard let slot = document.nodes[parent].slots[part.name] else {
             let element = document.makeNode(kind: .header, line: line, depth: depth + 1)
-            document.add(.tableArray([element]), forKey: part.name, line: line, in: parent)
+            document.tableArrays.append([element])
+            document.add(.tableArray(document.tableArrays.count - 1), forKey: part.name, line: line, in: parent)
             return element
         }
         switch slot.item {
-        case .tableArray(var elements):
+        case .tableArray(let array):
             let element = document.makeNode(kind: .header, line: line, depth: depth + 1)
-            elements.append(element)
-            document.nodes[parent].slots[part.name]?.item = .tableArray(elements)
+            document.tableArrays[array].append(element)
             return element
         case .table:
             throw error("'\(path)' is already defined as a table, not an array of tables", at: part.offset)
@@ -132,12 +133,13 @@ extension TOMLParser {
 
     /// Stores a key's value, walking (and creating) the tables of a dotted key.
     /// `prefix` is the path of `start` for messages (empty inside inline tables).
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func insert(
         _ item: TOMLDocument.Item, at key: [KeyPart], into start: Int, line: Int, prefix: [KeyPart]
     ) throws(TOMLError) {
         var table = start
         for (index, part) in zip(key.indices.dropLast(), key.dropLast()) {
-            let path = Self.describe(prefix + key[...index])
+            var path: String { Self.describe(prefix + key[...index]) }
             guard let slot = document.nodes[table].slots[part.name] else {
                 let depth = document.nodes[table].depth + 1
                 try checkDepth(depth, at: part.offset)

@@ -83,6 +83,7 @@ struct TOMLParser {
     }
 
     /// A simple or dotted key.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseKey() throws(TOMLError) -> [KeyPart] {
         var parts = [try parseSimpleKey()]
         while true {
@@ -94,11 +95,15 @@ struct TOMLParser {
             }
             position += 1
             skipWhitespace()
+            guard parts.count < TOMLReader.maximumNestingDepth else {
+                throw error("a key of more than \(TOMLReader.maximumNestingDepth) parts", at: position)
+            }
             parts.append(try parseSimpleKey())
         }
     }
 
     /// A bare, basic-quoted or literal-quoted key.
+    @inline(never)  // keeps the recursive value parsers' stack frames small
     mutating func parseSimpleKey() throws(TOMLError) -> KeyPart {
         let start = position
         switch current {

@@ -5,7 +5,7 @@
 /// `maximumNestingDepth` levels so a hostile file cannot exhaust the stack.
 public enum TOMLReader {
     /// The deepest nesting of tables and arrays accepted.
-    public static let maximumNestingDepth = 128
+    public static let maximumNestingDepth = 64
 
     /// Parses UTF-8 bytes (a leading byte order mark is allowed).
     public static func parse(_ bytes: [UInt8]) throws(TOMLError) -> TOMLTable {
