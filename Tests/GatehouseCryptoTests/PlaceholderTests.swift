@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseCryptoTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
