@@ -1,6 +1,50 @@
-/// `gatehouse demo`: filled in when the demo MCP server lands.
+import GatehouseConfig
+import GatehouseCrypto
+import GatehousePosix
+import GatehouseServer
+
+/// `gatehouse demo`: the built-in sample MCP server with the gateway in front of it and a fresh API key.
 enum DemoCommand {
     static func run(_ args: [String]) -> Int32 {
-        CommandLineInterface.fail("demo is not built yet", code: 1)
+        var port: UInt16 = 8080
+        do {
+            try CommandLineInterface.checkArguments(args, flags: ["--port"])
+            if let p = try CommandLineInterface.option("--port", in: args) {
+                guard let n = UInt16(p), n > 0 else { throw UsageError("--port expects a port number 1-65535") }
+                port = n
+            }
+        } catch {
+            return CommandLineInterface.fail("\(error)", code: 2)
+        }
+        ProcessSignal.blockAndIgnorePipe()
+        let key = "gh_" + Encoding.base64URL(SecureRandom.bytes(32))
+        do {
+            let demo = try Gateway.bindDemoServer()
+            var config = GatewayConfig()
+            config.server.listen = ListenAddress(host: "127.0.0.1", port: port)
+            config.server.drainTimeout = .seconds(5)
+            config.tls.requireHTTPS = false
+            config.upstream.url = UpstreamURL(
+                scheme: .http, host: "127.0.0.1", port: demo.address.port, authority: "127.0.0.1:\(demo.address.port)")
+            config.auth.apiKeys = [APIKeyConfig(name: "demo", digest: Digest.sha256(Array(key.utf8)), permissions: ["*"])]
+            config.admin.listen = nil
+            let gateway = try Gateway(config: config)
+            gateway.attachDemoServer(fd: demo.fd)
+            let url = "http://127.0.0.1:\(gateway.boundAddress.port)/mcp"
+            let call = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello through the gateway"}}}"#
+            let banner = """
+                Gatehouse demo: a sample MCP server (tools echo, add, slow) behind the gateway.
+                  MCP endpoint: \(url)
+                  API key:      \(key)
+                  Try it:
+                    curl -s \(url) -H 'Authorization: Bearer \(key)' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '\(call)'
+                  Without the key the gateway answers 401. Ctrl-C stops. Security and access log lines follow on stdout.
+                """
+            return RunCommand.serve(gateway, reload: { config }, banner: banner)
+        } catch let e as GatewayStartError {
+            return CommandLineInterface.fail(e.message, code: 1)
+        } catch {
+            return CommandLineInterface.fail("demo: \(error)", code: 1)
+        }
     }
 }

@@ -39,18 +39,18 @@ enum RunCommand {
     static func serve(_ gateway: Gateway, reload: () throws -> GatewayConfig, banner: String? = nil) -> Int32 {
         gateway.start()
         let scheme = gateway.state.isTLS ? "https" : "http"
-        gateway.logs.write(
-            SecurityEvent(
-                .security(severity: .low, kind: "started", details: [
-                    ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
-                    ("workers", .int(Int64(gateway.loops.count))),
-                ]), ipAddress: nil, userAgent: nil, requestID: nil))
         if let banner {
             let bytes = Array((banner + "\n").utf8)
             _ = bytes.withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
         } else {
             CommandLineInterface.printErr("gatehouse: listening on \(scheme)://\(gateway.boundAddress)")
         }
+        gateway.logs.write(
+            SecurityEvent(
+                .security(severity: .low, kind: "started", details: [
+                    ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
+                    ("workers", .int(Int64(gateway.loops.count))),
+                ]), ipAddress: nil, userAgent: nil, requestID: nil))
         while true {
             guard let signal = ProcessSignal.wait(milliseconds: 1000) else { continue }
             switch signal {

@@ -1,0 +1,168 @@
+import GatehouseHTTP
+import GatehousePosix
+import Glibc
+
+/// Serves the built-in sample MCP server (`DemoMCPServer`) on the gateway's own event loop: plain HTTP on
+/// loopback, one request at a time per connection, SSE events written after their delays by a loop timer.
+final class DemoConnection: EventHandler {
+    unowned let loop: EventLoop
+    let fd: Int32
+    let server: DemoMCPServer
+    private var input = ByteBuffer(capacity: 16 * 1024)
+    private var output = ByteBuffer(capacity: 4096)
+    private var parser = HTTPRequestParser(limits: HTTPLimits(maxHeaderBytes: 16384, maxBodyBytes: 8 << 20))
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var pendingEvents: [DemoMCPStreamEvent] = []
+    private var isStreaming = false
+    private var closeAfterResponse = false
+    private var isClosed = false
+    private var wantsWrite = false
+    private var eventTimer: LoopTimer!
+
+    init(loop: EventLoop, fd: Int32, server: DemoMCPServer) {
+        self.loop = loop
+        self.fd = fd
+        self.server = server
+        weak var weakSelf: DemoConnection?
+        eventTimer = LoopTimer { weakSelf?.writeNextEvent() }
+        weakSelf = self
+        loop.register(fd, readable: true, writable: false, handler: self)
+    }
+
+    func handleEvent(_ events: UInt32) {
+        if events & EventBits.writable != 0 { flush() }
+        guard !isClosed else { return }
+        var eof = false
+        while true {
+            let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
+                let n = Glibc.read(fd, p.baseAddress, p.count)
+                return n < 0 ? -Int(Glibc.errno) : n
+            }
+            if r > 0 { continue }
+            if r == 0 || Int32(-r) != EAGAIN { eof = r == 0 || Int32(-r) != EINTR }
+            break
+        }
+        process()
+        if eof { close() }
+    }
+
+    private func process() {
+        while !isClosed && !isStreaming && !closeAfterResponse {
+            let part: HTTPRequestPart?
+            do {
+                part = try parser.next(&input)
+            } catch {
+                output.writeString("HTTP/1.1 \(error.status) \(HTTPSerializer.reasonPhrase(error.status))\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                closeAfterResponse = true
+                flush()
+                return
+            }
+            guard let part else { return }
+            switch part {
+            case .head(let h):
+                head = h
+                body = []
+            case .body(let bytes):
+                body.append(contentsOf: bytes)
+            case .end:
+                guard let h = head else { return }
+                if !h.keepAlive { closeAfterResponse = true }
+                respond(server.handle(method: h.method, target: h.target, headers: h.headers, body: body), method: h.method)
+            }
+        }
+    }
+
+    private func respond(_ response: DemoMCPResponse, method: String) {
+        switch response {
+        case .complete(let status, let headers, let body):
+            var h = headers
+            h.replaceOrAdd(name: "Content-Length", value: String(body.count))
+            if closeAfterResponse { h.add(name: "Connection", value: "close") }
+            HTTPSerializer.writeResponseHead(status: status, headers: h, into: &output)
+            if method != "HEAD" { output.writeBytes(body) }
+            flush()
+        case .stream(let status, let headers, let events):
+            var h = headers
+            h.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            if closeAfterResponse { h.add(name: "Connection", value: "close") }
+            HTTPSerializer.writeResponseHead(status: status, headers: h, into: &output)
+            flush()
+            isStreaming = true
+            pendingEvents = events.reversed()
+            scheduleNextEvent()
+        }
+    }
+
+    private func scheduleNextEvent() {
+        guard let next = pendingEvents.last else {
+            HTTPSerializer.writeLastChunk(into: &output)
+            isStreaming = false
+            flush()
+            process()
+            return
+        }
+        if next.delayMilliseconds <= 0 {
+            writeNextEvent()
+        } else {
+            loop.arm(eventTimer, after: Int64(next.delayMilliseconds))
+        }
+    }
+
+    private func writeNextEvent() {
+        guard !isClosed, let event = pendingEvents.popLast() else { return }
+        HTTPSerializer.writeChunk(event.bytes, into: &output)
+        flush()
+        scheduleNextEvent()
+    }
+
+    private func flush() {
+        guard !isClosed else { return }
+        while !output.isEmpty {
+            let r = output.withUnsafeReadableBytes { p -> Int in
+                let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
+                return n < 0 ? -Int(Glibc.errno) : n
+            }
+            if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
+            if Int32(-r) == EINTR { continue }
+            if Int32(-r) == EAGAIN { break }
+            close()
+            return
+        }
+        if output.isEmpty {
+            output.clear()
+            if closeAfterResponse && !isStreaming { close(); return }
+        }
+        if wantsWrite != !output.isEmpty {
+            wantsWrite = !output.isEmpty
+            loop.setInterest(fd, readable: true, writable: wantsWrite)
+        }
+    }
+
+    private func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.cancel(eventTimer)
+        loop.deregister(fd)
+        closeDescriptor(fd)
+    }
+}
+
+extension Gateway {
+    /// Binds the demo MCP server on 127.0.0.1 (a free port) and returns the socket and its address; attach it
+    /// with `attachDemoServer` before `start()`.
+    public static func bindDemoServer() throws -> (fd: Int32, address: SocketAddress) {
+        let fd = try Socket.listen(on: try SocketAddress.resolve(host: "127.0.0.1", port: 0), reusePort: false)
+        return (fd, try Socket.localAddress(of: fd))
+    }
+
+    /// Serves the demo MCP server on the first event loop.
+    public func attachDemoServer(fd: Int32) {
+        let loop = loops[0]
+        let server = DemoMCPServer()
+        let listener = Listener(
+            loop: loop, fd: fd, admit: { true },
+            makeConnection: { c, _ in _ = DemoConnection(loop: loop, fd: c, server: server) })
+        retainExtra(listener)
+    }
+}
