@@ -158,8 +158,7 @@ struct Section {
                 throw ValueError(DurationText.expected)
             }
             if let range, !range.contains(duration) {
-                throw ValueError(
-                    "must be between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))")
+                throw ValueError("must be between \(Section.seconds(range.lowerBound)) and \(Section.seconds(range.upperBound))")
             }
             return duration
         }
@@ -228,6 +227,12 @@ struct Section {
 
     private func mismatch(_ expected: String, _ found: TOMLValue) -> ValueError {
         ValueError("expected \(expected), found \(Section.article(found.typeName))")
+    }
+
+    /// A bound as seconds (`"300s"`, as the contract writes ranges), or milliseconds below a second.
+    static func seconds(_ duration: Duration) -> String {
+        let (whole, fraction) = duration.components
+        return fraction == 0 ? "\(whole)s" : DurationText.format(duration)
     }
 
     static func article(_ noun: String) -> String {

@@ -61,6 +61,12 @@ enum ConfigSchema {
             if distance <= threshold, distance < (best?.distance ?? Int.max) { best = (sibling, distance) }
         }
         if let best { return prefix + best.name }
+        // A shortened or lengthened name (`max_body` for `max_body_bytes`).
+        if normalized.count >= 4,
+            let sibling = siblings.first(where: { $0.hasPrefix(normalized) || normalized.hasPrefix($0) && $0.count >= 4 })
+        {
+            return prefix + sibling
+        }
         // The same name in another table (`listen` at the top level → `server.listen`).
         var candidates = keys
         candidates += apiKeyFields.map { "auth.api_key." + $0 }
@@ -76,23 +82,24 @@ enum ConfigSchema {
         return best?.name
     }
 
-    /// Levenshtein distance over Unicode scalars.
+    /// Edit distance over Unicode scalars where swapping two neighbours counts as one edit
+    /// (optimal string alignment), so `kye` is one edit from `key`.
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars)
         let b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
         for i in 1...a.count {
-            current[0] = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
             }
-            swap(&previous, &current)
         }
-        return previous[b.count]
+        return d[a.count][b.count]
     }
 }
 

@@ -68,6 +68,10 @@ extension ConfigDecoder {
             config.server.listen = GatewayConfig.ServerSettings.defaultListenWithTLS
         }
         if let admin = config.admin.listen, admin == config.server.listen {
+            // Point at whichever of the two the operator wrote (the admin one when both).
+            if context.origin(of: "admin.listen") == nil {
+                throw context.error(at: "server.listen", "is the same address as admin.listen (\(admin))")
+            }
             throw context.error(at: "admin.listen", "is the same address as server.listen (\(admin))")
         }
     }
@@ -101,6 +105,10 @@ extension ConfigDecoder {
         if !jwt.secret.isEmpty, jwt.secret.count < 32 {
             throw context.error(at: "auth.jwt.secret", "must be at least 32 bytes (it has \(jwt.secret.count))")
         }
+        try checkReadable(jwt.jwksFile, key: "auth.jwt.jwks_file")
+        if let url = jwt.jwksURL, !url.isTLS, !IPAddress.isLoopback(host: url.host) {
+            throw context.error(at: "auth.jwt.jwks_url", "must be https (http only for a loopback host)")
+        }
         // Without any JWT key the list is inert (JWT is off; the default list names HS256 and the
         // example file writes it out). Once public keys are configured, an HMAC entry without a secret
         // is a mistake to refuse: never a silent fallback to some built-in secret.
@@ -110,10 +118,6 @@ extension ConfigDecoder {
         if !jwt.hasKeys, algorithmsAreExplicit, jwt.algorithms != [.hs256] {
             context.warnings.append(
                 context.error(at: "auth.jwt.algorithms", "no JWT key is configured (secret, jwks_file or jwks_url): JWTs are not accepted").description)
-        }
-        try checkReadable(jwt.jwksFile, key: "auth.jwt.jwks_file")
-        if let url = jwt.jwksURL, !url.isTLS, !IPAddress.isLoopback(host: url.host) {
-            throw context.error(at: "auth.jwt.jwks_url", "must be https (http only for a loopback host)")
         }
         if config.auth.oauth.isEnabled, config.server.publicURL.isEmpty {
             throw context.error(at: "auth.oauth.authorization_servers", "needs server.public_url (the resource identifier)")
