@@ -102,6 +102,9 @@ struct ConfigDecoder {
         if let v = try s.bool("forward_origin") { upstream.forwardOrigin = v }
         if let v = try s.parsed("identity_header", { (t: String) throws(ValueError) -> String in
             guard t.isEmpty || HeaderNames.isToken(t) else { throw ValueError("expected a header name like \"X-Gatehouse-Principal\"") }
+            guard !HeaderNames.reservedForRequests.contains(t.lowercased()) else {
+                throw ValueError("\"\(t)\" is a header the gateway manages; choose another name")
+            }
             return t
         }) { upstream.identityHeader = v }
         if let v = try s.string("ca_file") { upstream.caFile = v }
@@ -304,6 +307,9 @@ struct ConfigDecoder {
         var headers = GatewayConfig.defaultHeaders
         for name in s.table.keys {
             guard HeaderNames.isToken(name) else { throw s.error(name, "not a valid header name") }
+            guard !HeaderNames.framing.contains(name.lowercased()) else {
+                throw s.error(name, "a message framing header cannot be set here")
+            }
             guard let value = try s.string(name) else { continue }
             guard value.utf8.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7f) }) else {
                 throw s.error(name, "a header value cannot contain control characters")
@@ -385,6 +391,15 @@ struct ConfigDecoder {
 
 /// HTTP header name syntax (RFC 9110 token).
 enum HeaderNames {
+    /// Headers that frame a message or a connection: setting them by configuration would break (or smuggle) messages.
+    static let framing: Set<String> = ["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"]
+
+    /// Request headers the gateway reads or rewrites itself, unfit to carry the principal.
+    static let reservedForRequests: Set<String> = framing.union([
+        "host", "authorization", "cookie", "origin", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        "x-request-id", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "content-type",
+    ])
+
     static func isToken(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { c in
             IPAddress.isAlphanumeric(c) || "!#$%&'*+-.^_`|~".utf8.contains(c)

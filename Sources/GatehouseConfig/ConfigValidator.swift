@@ -88,6 +88,10 @@ extension ConfigDecoder {
                 throw context.error(at: "tls.client_auth", "client certificates need TLS (tls.cert and tls.key)")
             }
         }
+        if tls.clientAuth == .off, !tls.clientCA.isEmpty {
+            context.warnings.append(
+                context.error(at: "tls.client_ca", "is set while tls.client_auth is \"off\": no client certificate is asked for").description)
+        }
         try checkReadable(tls.cert, key: "tls.cert")
         try checkReadable(tls.key, key: "tls.key")
         try checkReadable(tls.clientCA, key: "tls.client_ca")

@@ -208,6 +208,13 @@ final class ConfigRefusalTests: ConfigTestCase {
                       "gateway.conf:3: tls.client_auth: client certificates need TLS (tls.cert and tls.key)")
     }
 
+    func testClientCAWithoutClientAuthIsAWarning() throws {
+        let loaded = try parse("[tls]\nclient_ca = \"\(caPath)\"\n")
+        XCTAssertEqual(loaded.warnings, [
+            "gateway.conf:2: tls.client_ca: is set while tls.client_auth is \"off\": no client certificate is asked for"
+        ])
+    }
+
     func testUnreadableFiles() {
         let missing = folder.appendingPathComponent("missing.pem").path
         assertRefused("[tls]\ncert = \"\(missing)\"\nkey = \"\(keyPath)\"\n",
@@ -239,6 +246,10 @@ final class ConfigRefusalTests: ConfigTestCase {
         assertRefused("[rate_limit.tools.slow]\ncapacity = 3\n", "gateway.conf:1: rate_limit.tools.slow: needs \"refill_per_second\"")
         assertRefused("[[authorization.rules]]\nrequire = []\n", "gateway.conf:1: authorization.rules: a rule needs \"match\"")
         assertRefused("[headers]\n\"Bad Header\" = \"x\"\n", "gateway.conf:2: headers.Bad Header: not a valid header name")
+        assertRefused("[headers]\n\"Content-Length\" = \"0\"\n",
+                      "gateway.conf:2: headers.Content-Length: a message framing header cannot be set here")
+        assertRefused("[upstream]\nidentity_header = \"Host\"\n",
+                      "gateway.conf:2: upstream.identity_header: \"Host\" is a header the gateway manages; choose another name")
         assertRefused("[mcp]\npaths = [\"mcp\"]\n", "gateway.conf:2: mcp.paths: \"mcp\" is not a path; expected something like \"/mcp\"")
     }
 
