@@ -152,7 +152,7 @@ def pytest_runtest_makereport(item, call):
             if id(m) in seen:
                 continue
             seen.add(id(m))
-            report.sections.append((f"log of {m.name} (last lines)", m.tail(60)))
+            report.sections.append((f"log of {m.name} (last lines)", m.tail(30)))
 
 
 def pytest_report_header(config):

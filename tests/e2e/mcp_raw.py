@@ -23,14 +23,14 @@ def rpc_headers(auth: dict, session: str | None = None, protocol: str | None = P
 
 
 def rpc_request(message, auth: dict, session: str | None = None, path: str = "/mcp",
-                protocol: str | None = PROTOCOL, extra: dict | None = None, host: str = "127.0.0.1") -> bytes:
+                protocol: str | None = PROTOCOL, extra: dict | None = None, *, host: str) -> bytes:
     body = json.dumps(message).encode()
     return rawhttp.request_bytes("POST", path, rpc_headers(auth, session, protocol, extra), body, host=host)
 
 
 def post_rpc(conn: rawhttp.Conn, message, auth: dict, session: str | None = None, path: str = "/mcp",
              protocol: str | None = PROTOCOL, extra: dict | None = None) -> rawhttp.Response:
-    conn.send(rpc_request(message, auth, session, path, protocol, extra))
+    conn.send(rpc_request(message, auth, session, path, protocol, extra, host=conn.authority))
     return conn.read_response("POST")
 
 

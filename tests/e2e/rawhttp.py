@@ -128,6 +128,11 @@ class Conn:
         self.port = port
 
     @property
+    def authority(self) -> str:
+        """What a client puts in Host for this connection."""
+        return f"{self.host}:{self.port}"
+
+    @property
     def local_port(self) -> int:
         return self.sock.getsockname()[1]
 
@@ -259,10 +264,11 @@ def request_bytes(
     path: str,
     headers: list[tuple[str, str]] | dict | None = None,
     body: bytes | None = None,
-    host: str = "127.0.0.1",
+    *,
+    host: str,
 ) -> bytes:
-    """Serialise a request; adds Host unless given, and Content-Length when a body is given without
-    Transfer-Encoding."""
+    """Serialise a request; adds `Host: host` unless a Host header is given, and Content-Length when
+    a body is given without Transfer-Encoding. The SDK servers want `127.0.0.1:<port>` (Conn.authority)."""
     items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     names = {k.lower() for k, _ in items}
     if "host" not in names:

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,3 +342,109 @@ def run_client_v1(url: str, key: str | None, transport: str = "streamable-http",
             f"\nstderr: {proc.stderr.decode(errors='replace')[-3000:]}"
         )
     return json.loads(out[-1])
+
+
+# --- in-process fake upstreams -------------------------------------------------------------------
+
+
+class StallUpstream:
+    """Accepts connections and reads requests, but never answers (for 504)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.received = b""
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                conn.settimeout(0.05)
+                self._held.append(conn)
+                self.accepted += 1
+            except (socket.timeout, TimeoutError):
+                pass
+            except OSError:
+                return
+            for c in list(self._held):
+                try:
+                    data = c.recv(65536)
+                    if data:
+                        self.received += data
+                except (socket.timeout, TimeoutError, BlockingIOError):
+                    pass
+                except OSError:
+                    self._held.remove(c)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for c in self._held:
+            c.close()
+        self.sock.close()
+
+
+class EchoUpstream:
+    """A plain HTTP server that answers every request with a JSON description of what it received
+    (method, path, headers in order, body), and records it; for checking what the gateway forwards."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.requests: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                record = {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": [[k, v] for k, v in self.headers.items()],
+                    "body": body.decode("utf-8", "replace"),
+                }
+                outer.requests.append(record)
+                out = json.dumps(record).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("X-Upstream", "echo")
+                self.send_header("X-Frame-Options", "SAMEORIGIN")   # the gateway must replace it
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_DELETE = do_PUT = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
