@@ -23,13 +23,15 @@ enum DurationText {
         }
     }
 
-    /// The shortest exact text for `duration` in the units `parse` reads (`"10m"`, `"1500ms"`).
+    /// Exact text for `duration` in the units `parse` reads, the way the contract writes them: the
+    /// largest unit that counts at least 10 (`"10m"`, `"24h"`), else seconds (`"60s"`, `"300s"`), or
+    /// milliseconds for fractions (`"1500ms"`).
     static func format(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         let milliseconds = attoseconds / 1_000_000_000_000_000
         if attoseconds != 0 { return "\(seconds * 1000 + milliseconds)ms" }
-        if seconds != 0, seconds % 3600 == 0 { return "\(seconds / 3600)h" }
-        if seconds != 0, seconds % 60 == 0 { return "\(seconds / 60)m" }
+        if seconds % 3600 == 0, seconds / 3600 >= 10 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0, seconds / 60 >= 10 { return "\(seconds / 60)m" }
         return "\(seconds)s"
     }
 }

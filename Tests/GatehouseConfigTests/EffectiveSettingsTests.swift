@@ -66,7 +66,7 @@ final class EffectiveSettingsTests: ConfigTestCase {
         check("rate_limit.refill_per_second", "0.5", .file)
         check("rate_limit.capacity", "100", .defaultValue)
         check("rate_limit.tools", "{ expensive = { capacity = 5, refill_per_second = 0.1 } }", .file)
-        check("mcp.tool_timeouts", "{ \"dotted.tool\" = \"90s\", long_job = \"5m\" }", .file)
+        check("mcp.tool_timeouts", "{ \"dotted.tool\" = \"90s\", long_job = \"300s\" }", .file)
         check("headers.X-XSS-Protection", "\"\"", .file)
         check("headers.Referrer-Policy", "\"no-referrer\"", .file)
         check("headers.Permissions-Policy", "\"camera=()\"", .file)

@@ -17,6 +17,9 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertEqual(DurationText.format(.seconds(86_400)), "24h")
         XCTAssertEqual(DurationText.format(.milliseconds(1500)), "1500ms")
         XCTAssertEqual(DurationText.format(.seconds(90)), "90s")
+        XCTAssertEqual(DurationText.format(.seconds(60)), "60s")
+        XCTAssertEqual(DurationText.format(.seconds(300)), "300s")
+        XCTAssertEqual(DurationText.format(.seconds(3600)), "60m")
         XCTAssertEqual(DurationText.format(.zero), "0s")
     }
 
