@@ -25,8 +25,10 @@ extension TOMLParser {
             return .boolean(false)
         }
         if Self.isDigit(bytes[start]) {
-            let looksLikeTime = end - start > 2 && bytes[start + 2] == UInt8(ascii: ":") && Self.isDigit(bytes[start + 1])
-            let looksLikeDate = end - start > 4 && bytes[start + 4] == UInt8(ascii: "-")
+            let looksLikeTime =
+                end - start > 2 && bytes[start + 2] == UInt8(ascii: ":") && Self.isDigit(bytes[start + 1])
+            let looksLikeDate =
+                end - start > 4 && bytes[start + 4] == UInt8(ascii: "-")
                 && bytes[start..<(start + 4)].allSatisfy(Self.isDigit)
             if looksLikeTime || looksLikeDate {
                 return try parseDateTime(token)
@@ -84,7 +86,9 @@ extension TOMLParser {
         }
         guard index < end, Self.isDigit(bytes[index]) else {
             let first = bytes[token.lowerBound]
-            if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z") || first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z") {
+            if first >= UInt8(ascii: "A") && first <= UInt8(ascii: "Z")
+                || first >= UInt8(ascii: "a") && first <= UInt8(ascii: "z")
+            {
                 throw error("invalid value \(quoted(token)) (strings must be quoted)", at: token.lowerBound)
             }
             throw error("invalid value \(quoted(token))", at: token.lowerBound)
@@ -215,7 +219,10 @@ extension TOMLParser {
             return .localDate(String(decoding: bytes[token], as: UTF8.self))
         }
         let separator = cursor
-        guard bytes[cursor] == UInt8(ascii: "T") || bytes[cursor] == UInt8(ascii: "t") || bytes[cursor] == UInt8(ascii: " ") else {
+        guard
+            bytes[cursor] == UInt8(ascii: "T") || bytes[cursor] == UInt8(ascii: "t")
+                || bytes[cursor] == UInt8(ascii: " ")
+        else {
             throw error("invalid date-time \(quoted(token)): expected 'T' between date and time", at: cursor)
         }
         cursor += 1
@@ -301,7 +308,8 @@ extension TOMLParser {
 
     private func expect(_ separator: UInt8, at cursor: inout Int, end: Int, in token: Range<Int>) throws(TOMLError) {
         guard cursor < end, bytes[cursor] == separator else {
-            throw error("invalid date-time \(quoted(token)): expected '\(Character(Unicode.Scalar(separator)))'", at: cursor)
+            throw error(
+                "invalid date-time \(quoted(token)): expected '\(Character(Unicode.Scalar(separator)))'", at: cursor)
         }
         cursor += 1
     }

@@ -323,12 +323,20 @@ struct TOMLParser {
             var highest: UInt8 = 0xBF
             switch lead {
             case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lowest = 0xA0
+            case 0xE0:
+                length = 3
+                lowest = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; highest = 0x9F
-            case 0xF0: length = 4; lowest = 0x90
+            case 0xED:
+                length = 3
+                highest = 0x9F
+            case 0xF0:
+                length = 4
+                lowest = 0x90
             case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; highest = 0x8F
+            case 0xF4:
+                length = 4
+                highest = 0x8F
             default: return index
             }
             guard end - index >= length, bytes[index + 1] >= lowest, bytes[index + 1] <= highest else {

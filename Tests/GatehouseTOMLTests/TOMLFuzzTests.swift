@@ -19,7 +19,8 @@ final class TOMLFuzzTests: XCTestCase {
     }
 
     /// Bytes that matter to the grammar, plus a few that must be refused.
-    static let interestingBytes: [UInt8] = Array("[]{}\"'=.,#\n\r\t\\ _-+:eEx0179TZtfn".utf8) + [0x00, 0x7F, 0xC3, 0xA9, 0xFF, 0xEF]
+    static let interestingBytes: [UInt8] =
+        Array("[]{}\"'=.,#\n\r\t\\ _-+:eEx0179TZtfn".utf8) + [0x00, 0x7F, 0xC3, 0xA9, 0xFF, 0xEF]
 
     static func corpus() throws -> [[UInt8]] {
         let files = try TOMLTestSuiteTests.listedFiles(withPrefix: "valid/")

@@ -34,8 +34,10 @@ final class TOMLReaderTests: XCTestCase {
         let root = try parse(Self.productExample)
         XCTAssertEqual(
             root.keys,
-            ["server", "tls", "upstream", "auth", "authorization", "rate_limit", "cors", "headers", "mcp", "logging",
-             "admin", "rest"])
+            [
+                "server", "tls", "upstream", "auth", "authorization", "rate_limit", "cors", "headers", "mcp", "logging",
+                "admin", "rest",
+            ])
         let server = try table(root["server"])
         XCTAssertEqual(server["listen"], .string("0.0.0.0:8443"))
         XCTAssertEqual(server["workers"], .integer(0))
@@ -278,7 +280,8 @@ final class TOMLReaderTests: XCTestCase {
         XCTAssertNoThrow(try parse("[x.y.z]\n[x]\na = 1"))
         let root = try parse("[a.b.c]\n[a]\nb.d = 1")
         XCTAssertEqual(root["a"]?.tableValue?["b"]?.tableValue?.keys, ["c", "d"])
-        XCTAssertEqual(refusal("[a.b.c]\n[a]\nb.d = 1\n[a.b]")?.message, "table 'a.b' is already defined by dotted keys")
+        XCTAssertEqual(
+            refusal("[a.b.c]\n[a]\nb.d = 1\n[a.b]")?.message, "table 'a.b' is already defined by dotted keys")
     }
 
     // MARK: - Scalars
@@ -303,13 +306,15 @@ final class TOMLReaderTests: XCTestCase {
         XCTAssertEqual(root["largest"], .integer(.max))
         XCTAssertEqual(root["smallest"], .integer(.min))
         XCTAssertEqual(root["largestHex"], .integer(.max))
-        for overflow in ["9223372036854775808", "-9223372036854775809", "0x8000000000000000", "0o1777777777777777777777",
-            "99999999999999999999999999"]
-        {
+        for overflow in [
+            "9223372036854775808", "-9223372036854775809", "0x8000000000000000", "0o1777777777777777777777",
+            "99999999999999999999999999",
+        ] {
             XCTAssertEqual(refusal("n = \(overflow)")?.message, "integer '\(overflow)' does not fit in 64 bits")
         }
         XCTAssertEqual(refusal("n = 012")?.message, "leading zeros are not allowed in '012'")
-        XCTAssertEqual(refusal("n = -0x1")?.message, "a sign is not allowed before a hexadecimal, octal or binary integer")
+        XCTAssertEqual(
+            refusal("n = -0x1")?.message, "a sign is not allowed before a hexadecimal, octal or binary integer")
     }
 
     func testFloats() throws {
@@ -541,10 +546,15 @@ final class TOMLReaderTests: XCTestCase {
         XCTAssertEqual(TOMLValue.array([]).arrayValue, [])
         XCTAssertEqual(TOMLValue.table(TOMLTable()).tableValue, TOMLTable())
         XCTAssertEqual(
-            [TOMLValue.string(""), .integer(0), .float(0), .boolean(false), .offsetDateTime(""), .localDateTime(""),
-             .localDate(""), .localTime(""), .array([]), .table(TOMLTable())].map(\.typeName),
-            ["string", "integer", "float", "boolean", "offset date-time", "local date-time", "local date", "local time",
-             "array", "table"])
+            [
+                TOMLValue.string(""), .integer(0), .float(0), .boolean(false), .offsetDateTime(""), .localDateTime(""),
+                .localDate(""), .localTime(""), .array([]), .table(TOMLTable()),
+            ].map(\.typeName),
+            [
+                "string", "integer", "float", "boolean", "offset date-time", "local date-time", "local date",
+                "local time",
+                "array", "table",
+            ])
     }
 
     /// The suite's comparison must itself notice differences, or its pass count means nothing.
