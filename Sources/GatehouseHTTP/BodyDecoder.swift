@@ -103,11 +103,16 @@ struct BodyDecoder: Sendable {
                     case .failed(let failure): return .failure(failure)
                     case .complete(let length):
                         var trailers = HTTPHeaders()
-                        var ignored = FramingFields()
+                        var fields = FramingFields()
                         if let failure = HeaderFieldParser.parse(
-                            p, from: 0, to: length - 2, into: &trailers, framing: &ignored)
+                            p, from: 0, to: length - 2, into: &trailers, framing: &fields)
                         {
                             return .failure(failure)
+                        }
+                        // RFC 9110 §6.5.1 forbids framing and routing fields in trailers; a server that
+                        // merges trailers into the header section would read them, so they are refused.
+                        if fields.contentLength != nil || fields.transferEncodingCount > 0 || fields.hostCount > 0 {
+                            return .failure(.smuggling("framing or Host field in the trailers"))
                         }
                         return .success((length, trailers))
                     }

@@ -133,6 +133,9 @@ final class HTTPRequestRefusalTests: XCTestCase {
         assertRefused(chunked + "0\r\nX-T: a\nX-U: b\r\n\r\n", status: 400, smuggling: true)
         assertRefused(chunked + "0\r\nX-T: a\r\n continued\r\n\r\n", status: 400, smuggling: true)
         assertRefused(chunked + "0\r\nX-T : a\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(chunked + "0\r\nContent-Length: 5\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(chunked + "0\r\ntransfer-encoding: chunked\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(chunked + "0\r\nHost: other\r\n\r\n", status: 400, smuggling: true)
         assertRefused(chunked + "0\r\n" + String(repeating: "X-T: a\r\n", count: 101) + "\r\n", status: 431, smuggling: false)
         assertRefused(chunked + "0\r\nX-T: " + String(repeating: "a", count: 17000), status: 431, smuggling: false)
     }
