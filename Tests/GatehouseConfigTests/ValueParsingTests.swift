@@ -3,6 +3,7 @@ import XCTest
 
 @testable import GatehouseConfig
 
+/// The value parsers on their own: durations, sizes, addresses, URLs, CIDRs, patterns, API key forms.
 final class ValueParsingTests: XCTestCase {
     func testDurations() {
         XCTAssertEqual(DurationText.parse("250ms"), .milliseconds(250))
