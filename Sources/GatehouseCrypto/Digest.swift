@@ -63,6 +63,18 @@ public enum Digest {
         return out
     }
 
+    /// Compares two byte arrays in time that depends only on their lengths (the hot path: digests).
+    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        if a.count != b.count { return false }
+        return a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                var diff: UInt8 = 0
+                for i in 0..<x.count { diff |= x[i] ^ y[i] }
+                return diff == 0
+            }
+        }
+    }
+
     /// Compares two byte strings in time that depends only on their lengths.
     public static func constantTimeEquals<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
     where A.Element == UInt8, B.Element == UInt8 {
