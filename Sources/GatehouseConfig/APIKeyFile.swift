@@ -42,7 +42,8 @@ enum APIKeyFile {
                     }
                     entry.permissions = value.split(separator: ",").map(String.init)
                 case let other:
-                    throw APIKeyFileError(line: number, message: "unknown field \"\(other)\"; expected name or permissions")
+                    throw APIKeyFileError(
+                        line: number, message: "unknown field \"\(other)\"; expected name or permissions")
                 }
             }
             out.append(entry)

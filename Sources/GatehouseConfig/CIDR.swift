@@ -74,7 +74,10 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
             if words[index] == 0 {
                 var end = index
                 while end < 8, words[end] == 0 { end += 1 }
-                if end - index > bestLength { bestStart = index; bestLength = end - index }
+                if end - index > bestLength {
+                    bestStart = index
+                    bestLength = end - index
+                }
                 index = end
             } else {
                 index += 1

@@ -15,7 +15,9 @@ extension ConfigDecoder {
 
     mutating func applyEnvironment(to config: inout GatewayConfig) throws(ConfigError) {
         if let text = try variable("GATEHOUSE_LISTEN", key: "server.listen") {
-            config.server.listen = try parse("GATEHOUSE_LISTEN") { () throws(ValueError) in try ListenAddress(parsing: text) }
+            config.server.listen = try parse("GATEHOUSE_LISTEN") { () throws(ValueError) in
+                try ListenAddress(parsing: text)
+            }
         }
         if let text = try variable("MCP_TLS_CERT_PATH", key: "tls.cert") { config.tls.cert = text }
         if let text = try variable("MCP_TLS_KEY_PATH", key: "tls.key") { config.tls.key = text }
@@ -29,9 +31,13 @@ extension ConfigDecoder {
             }
         }
         if let text = try variable("GATEHOUSE_UPSTREAM", key: "upstream.url") {
-            config.upstream.url = try parse("GATEHOUSE_UPSTREAM") { () throws(ValueError) in try UpstreamURL(parsing: text) }
+            config.upstream.url = try parse("GATEHOUSE_UPSTREAM") { () throws(ValueError) in
+                try UpstreamURL(parsing: text)
+            }
         }
-        if let text = try variable("MCP_JWT_SECRET", key: "auth.jwt.secret") { config.auth.jwt.secret = Array(text.utf8) }
+        if let text = try variable("MCP_JWT_SECRET", key: "auth.jwt.secret") {
+            config.auth.jwt.secret = Array(text.utf8)
+        }
         if let text = try variable("MCP_CORS_ORIGINS", key: "cors.origins") {
             let origins = Self.commaSeparated(text)
             for origin in origins {
@@ -48,8 +54,10 @@ extension ConfigDecoder {
                 let text = try parse("MCP_API_KEYS") { () throws(ValueError) in
                     try SecretText.reveal(item, environment: context.environment)
                 }
-                pendingKeys.append(PendingKey(text: text, name: nil, permissions: nil, location: (nil, nil, "MCP_API_KEYS"),
-                                              isInConfigFile: false))
+                pendingKeys.append(
+                    PendingKey(
+                        text: text, name: nil, permissions: nil, location: (nil, nil, "MCP_API_KEYS"),
+                        isInConfigFile: false))
             }
         }
     }
@@ -74,6 +82,8 @@ extension ConfigDecoder {
     }
 
     static func trimmed(_ text: Substring) -> String {
-        String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        String(
+            text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()
+        )
     }
 }

@@ -52,7 +52,9 @@ struct ConfigDecoder {
         if let v = try s.integer("max_connections_per_ip", in: 0...10_000_000) { server.maxConnectionsPerIP = v }
         if let v = try s.size("max_header_bytes", minimum: 1024) { server.maxHeaderBytes = v }
         if let v = try s.size("max_body_bytes") { server.maxBodyBytes = v }
-        if let v = try s.duration("header_timeout", in: .milliseconds(1)...(.seconds(86_400))) { server.headerTimeout = v }
+        if let v = try s.duration("header_timeout", in: .milliseconds(1)...(.seconds(86_400))) {
+            server.headerTimeout = v
+        }
         if let v = try s.duration("idle_timeout", in: .milliseconds(1)...(.seconds(86_400))) { server.idleTimeout = v }
         if let v = try s.duration("drain_timeout", in: .zero...(.seconds(86_400))) { server.drainTimeout = v }
         if let v = try s.strings("trusted_proxies") {
@@ -77,22 +79,33 @@ struct ConfigDecoder {
         if let v = try s.string("cert") { tls.cert = v }
         if let v = try s.string("key") { tls.key = v }
         if let v = try s.choice("min_version", TLSVersion.self) { tls.minVersion = v }
-        if let v = try s.parsed("ciphers", { (text: String) throws(ValueError) -> String in
-            guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-                throw ValueError("expected an OpenSSL cipher list like \"ECDHE+AESGCM:!aNULL\"")
-            }
-            return text
-        }) { tls.ciphers = v }
+        if let v = try s.parsed(
+            "ciphers",
+            { (text: String) throws(ValueError) -> String in
+                guard !text.isEmpty, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                    throw ValueError("expected an OpenSSL cipher list like \"ECDHE+AESGCM:!aNULL\"")
+                }
+                return text
+            })
+        {
+            tls.ciphers = v
+        }
         if let v = try s.bool("require_https") { tls.requireHTTPS = v }
         if let v = try s.string("client_ca") { tls.clientCA = v }
         if let v = try s.choice("client_auth", ClientAuthMode.self) { tls.clientAuth = v }
-        if let v = try s.duration("handshake_timeout", in: .milliseconds(1)...(.seconds(3600))) { tls.handshakeTimeout = v }
+        if let v = try s.duration("handshake_timeout", in: .milliseconds(1)...(.seconds(3600))) {
+            tls.handshakeTimeout = v
+        }
     }
 
     private func decodeUpstream(_ s: Section, into upstream: inout GatewayConfig.UpstreamSettings) throws(ConfigError) {
         try s.checkKeys(ConfigSchema.children(of: s.path))
-        if let v = try s.parsed("url", { (t: String) throws(ValueError) in try UpstreamURL(parsing: t) }) { upstream.url = v }
-        if let v = try s.duration("connect_timeout", in: .milliseconds(1)...(.seconds(3600))) { upstream.connectTimeout = v }
+        if let v = try s.parsed("url", { (t: String) throws(ValueError) in try UpstreamURL(parsing: t) }) {
+            upstream.url = v
+        }
+        if let v = try s.duration("connect_timeout", in: .milliseconds(1)...(.seconds(3600))) {
+            upstream.connectTimeout = v
+        }
         if let v = try s.duration("response_timeout", in: .milliseconds(1)...(.seconds(86_400))) {
             upstream.responseTimeout = v
         }
@@ -100,13 +113,20 @@ struct ConfigDecoder {
         if let v = try s.choice("host_header", HostHeaderMode.self) { upstream.hostHeader = v }
         if let v = try s.bool("forward_authorization") { upstream.forwardAuthorization = v }
         if let v = try s.bool("forward_origin") { upstream.forwardOrigin = v }
-        if let v = try s.parsed("identity_header", { (t: String) throws(ValueError) -> String in
-            guard t.isEmpty || HeaderNames.isToken(t) else { throw ValueError("expected a header name like \"X-Gatehouse-Principal\"") }
-            guard !HeaderNames.reservedForRequests.contains(t.lowercased()) else {
-                throw ValueError("\"\(t)\" is a header the gateway manages; choose another name")
-            }
-            return t
-        }) { upstream.identityHeader = v }
+        if let v = try s.parsed(
+            "identity_header",
+            { (t: String) throws(ValueError) -> String in
+                guard t.isEmpty || HeaderNames.isToken(t) else {
+                    throw ValueError("expected a header name like \"X-Gatehouse-Principal\"")
+                }
+                guard !HeaderNames.reservedForRequests.contains(t.lowercased()) else {
+                    throw ValueError("\"\(t)\" is a header the gateway manages; choose another name")
+                }
+                return t
+            })
+        {
+            upstream.identityHeader = v
+        }
         if let v = try s.string("ca_file") { upstream.caFile = v }
         if let v = try s.bool("tls_verify") { upstream.tlsVerify = v }
     }
@@ -127,8 +147,10 @@ struct ConfigDecoder {
         if let v = try s.strings("api_keys") {
             let line = s.line(of: "api_keys")
             for text in v {
-                pendingKeys.append(PendingKey(text: text, name: nil, permissions: nil,
-                                              location: (context.fileName, line, "auth.api_keys"), isInConfigFile: true))
+                pendingKeys.append(
+                    PendingKey(
+                        text: text, name: nil, permissions: nil,
+                        location: (context.fileName, line, "auth.api_keys"), isInConfigFile: true))
             }
             context.apiKeyCounts.list = v.count
         }
@@ -149,7 +171,8 @@ struct ConfigDecoder {
                 switch (hash, plain) {
                 case (let h?, nil):
                     guard h.lowercased().hasPrefix(APIKeyConfig.hashPrefix) else {
-                        throw entry.error("hash", "expected \"sha256:\" followed by 64 hex digits (a plain key goes in \"key\")")
+                        throw entry.error(
+                            "hash", "expected \"sha256:\" followed by 64 hex digits (a plain key goes in \"key\")")
                     }
                     text = h
                     fieldKey = "hash"
@@ -161,9 +184,11 @@ struct ConfigDecoder {
                 case (_?, _?):
                     throw entry.error("key", "give \"hash\" or \"key\", not both")
                 }
-                pendingKeys.append(PendingKey(text: text, name: name, permissions: permissions,
-                                              location: (context.fileName, entry.line(of: fieldKey), entry.dotted(fieldKey)),
-                                              isInConfigFile: true))
+                pendingKeys.append(
+                    PendingKey(
+                        text: text, name: name, permissions: permissions,
+                        location: (context.fileName, entry.line(of: fieldKey), entry.dotted(fieldKey)),
+                        isInConfigFile: true))
                 context.apiKeyCounts.named += 1
             }
         }
@@ -188,16 +213,25 @@ struct ConfigDecoder {
             jwt.secret = Array(v.utf8)
             if !v.isEmpty, !context.encryptedKeys.contains(s.dotted("secret")) {
                 context.warnings.append(
-                    ConfigError(file: context.fileName, line: s.line(of: "secret"), key: s.dotted("secret"),
-                                message: "the JWT secret is written in plain text; prefer MCP_JWT_SECRET or an enc: value").description)
+                    ConfigError(
+                        file: context.fileName, line: s.line(of: "secret"), key: s.dotted("secret"),
+                        message: "the JWT secret is written in plain text; prefer MCP_JWT_SECRET or an enc: value"
+                    ).description)
             }
         }
         if let v = try s.string("jwks_file") { jwt.jwksFile = v }
-        if let v = try s.parsed("jwks_url", { (t: String) throws(ValueError) -> UpstreamURL? in
-            t.isEmpty ? nil : try UpstreamURL(parsing: t, allowsQuery: true)
-        }) { jwt.jwksURL = v }
+        if let v = try s.parsed(
+            "jwks_url",
+            { (t: String) throws(ValueError) -> UpstreamURL? in
+                t.isEmpty ? nil : try UpstreamURL(parsing: t, allowsQuery: true)
+            })
+        {
+            jwt.jwksURL = v
+        }
         if let v = try s.duration("jwks_refresh", in: .seconds(1)...(.seconds(7 * 86_400))) { jwt.jwksRefresh = v }
-        if let v = try s.duration("jwks_refetch_min_interval", in: .zero...(.seconds(86_400))) { jwt.jwksRefetchMinInterval = v }
+        if let v = try s.duration("jwks_refetch_min_interval", in: .zero...(.seconds(86_400))) {
+            jwt.jwksRefetchMinInterval = v
+        }
         if let v = try s.strings("algorithms") {
             var algorithms: [JWTAlgorithm] = []
             for text in v {
@@ -248,14 +282,19 @@ struct ConfigDecoder {
         if let v = try s.positiveNumber("refill_per_second") { limit.refillPerSecond = v }
         if let v = try s.choice("per", RateLimitScope.self) { limit.per = v }
         if let v = try s.choice("backend", RateLimitBackend.self) { limit.backend = v }
-        if let v = try s.parsed("redis_url", { (t: String) throws(ValueError) -> RedisURL? in
-            t.isEmpty ? nil : try RedisURL(parsing: t)
-        }) {
+        if let v = try s.parsed(
+            "redis_url",
+            { (t: String) throws(ValueError) -> RedisURL? in
+                t.isEmpty ? nil : try RedisURL(parsing: t)
+            })
+        {
             limit.redisURL = v
             if v?.password != nil, !context.encryptedKeys.contains(s.dotted("redis_url")) {
                 context.warnings.append(
-                    ConfigError(file: context.fileName, line: s.line(of: "redis_url"), key: s.dotted("redis_url"),
-                                message: "the Redis password is written in plain text; prefer an enc: value").description)
+                    ConfigError(
+                        file: context.fileName, line: s.line(of: "redis_url"), key: s.dotted("redis_url"),
+                        message: "the Redis password is written in plain text; prefer an enc: value"
+                    ).description)
             }
         }
         if let v = try s.choice("redis_failure", RedisFailureMode.self) { limit.redisFailure = v }
@@ -292,12 +331,16 @@ struct ConfigDecoder {
     /// An origin as browsers send it: `scheme://host[:port]`, no path, no trailing slash; or `*`.
     static func checkOrigin(_ origin: String) throws(ValueError) {
         if origin == "*" { return }
-        let expected = "\"\(origin)\" is not an origin; expected scheme://host[:port] like \"https://app.example.com\" or \"*\""
+        let expected =
+            "\"\(origin)\" is not an origin; expected scheme://host[:port] like \"https://app.example.com\" or \"*\""
         guard let separator = origin.firstRange(of: "://") else { throw ValueError(expected) }
         let scheme = origin[..<separator.lowerBound]
         let authority = origin[separator.upperBound...]
-        guard !scheme.isEmpty, scheme.utf8.allSatisfy({ IPAddress.isAlphanumeric($0) || $0 == UInt8(ascii: "+")
-            || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }),
+        guard !scheme.isEmpty,
+            scheme.utf8.allSatisfy({
+                IPAddress.isAlphanumeric($0) || $0 == UInt8(ascii: "+")
+                    || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+            }),
             !authority.isEmpty, !authority.contains("/"), !authority.contains("?"), !authority.contains("#"),
             !authority.contains("@"), authority.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f })
         else { throw ValueError(expected) }
@@ -361,38 +404,55 @@ struct ConfigDecoder {
         try s.checkKeys(ConfigSchema.children(of: s.path))
         if let v = try s.parsed("security_log", LogDestination.init(parsing:)) { logging.securityLog = v }
         if let v = try s.parsed("access_log", LogDestination.init(parsing:)) { logging.accessLog = v }
-        if let v = try s.parsed("level", { (t: String) throws(ValueError) -> LogLevel in
-            if t == "warning" { return .warn }
-            guard let level = LogLevel(rawValue: t) else {
-                throw ValueError("expected one of \"debug\", \"info\", \"warn\", \"error\"")
-            }
-            return level
-        }) { logging.level = v }
+        if let v = try s.parsed(
+            "level",
+            { (t: String) throws(ValueError) -> LogLevel in
+                if t == "warning" { return .warn }
+                guard let level = LogLevel(rawValue: t) else {
+                    throw ValueError("expected one of \"debug\", \"info\", \"warn\", \"error\"")
+                }
+                return level
+            })
+        {
+            logging.level = v
+        }
     }
 
     private func decodeAdmin(_ s: Section, into admin: inout GatewayConfig.AdminSettings) throws(ConfigError) {
         try s.checkKeys(ConfigSchema.children(of: s.path))
-        if let v = try s.parsed("listen", { (t: String) throws(ValueError) -> ListenAddress? in
-            t.isEmpty ? nil : try ListenAddress(parsing: t)
-        }) { admin.listen = v }
+        if let v = try s.parsed(
+            "listen",
+            { (t: String) throws(ValueError) -> ListenAddress? in
+                t.isEmpty ? nil : try ListenAddress(parsing: t)
+            })
+        {
+            admin.listen = v
+        }
     }
 
     private func decodeREST(_ s: Section, into rest: inout GatewayConfig.RESTSettings) throws(ConfigError) {
         try s.checkKeys(ConfigSchema.children(of: s.path))
         if let v = try s.bool("enabled") { rest.enabled = v }
-        if let v = try s.parsed("path", { (t: String) throws(ValueError) -> String in
-            guard t.hasPrefix("/"), t.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-                throw ValueError("expected a path like \"/execute\"")
-            }
-            return t
-        }) { rest.path = v }
+        if let v = try s.parsed(
+            "path",
+            { (t: String) throws(ValueError) -> String in
+                guard t.hasPrefix("/"), t.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                    throw ValueError("expected a path like \"/execute\"")
+                }
+                return t
+            })
+        {
+            rest.path = v
+        }
     }
 }
 
 /// HTTP header name syntax (RFC 9110 token).
 enum HeaderNames {
     /// Headers that frame a message or a connection: setting them by configuration would break (or smuggle) messages.
-    static let framing: Set<String> = ["content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"]
+    static let framing: Set<String> = [
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+    ]
 
     /// Request headers the gateway reads or rewrites itself, unfit to carry the principal.
     static let reservedForRequests: Set<String> = framing.union([
@@ -401,8 +461,9 @@ enum HeaderNames {
     ])
 
     static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { c in
-            IPAddress.isAlphanumeric(c) || "!#$%&'*+-.^_`|~".utf8.contains(c)
-        }
+        !text.isEmpty
+            && text.utf8.allSatisfy { c in
+                IPAddress.isAlphanumeric(c) || "!#$%&'*+-.^_`|~".utf8.contains(c)
+            }
     }
 }

@@ -40,7 +40,8 @@ public enum ConfigLoader {
         return try resolve(table, fileName: fileName, environment: environment)
     }
 
-    private static func resolve(_ table: TOMLTable, fileName: String?, environment: [String: String]) throws(ConfigError)
+    private static func resolve(_ table: TOMLTable, fileName: String?, environment: [String: String])
+        throws(ConfigError)
         -> LoadedConfig
     {
         let context = DecodeContext(fileName: fileName, environment: environment)
@@ -49,7 +50,8 @@ public enum ConfigLoader {
         try decoder.applyEnvironment(to: &config)
         try decoder.resolveAPIKeys(&config)
         try decoder.validate(&config)
-        return LoadedConfig(config: config, path: fileName, effectiveSettings: EffectiveSettings.rows(config, context: context),
-                            warnings: context.warnings)
+        return LoadedConfig(
+            config: config, path: fileName, effectiveSettings: EffectiveSettings.rows(config, context: context),
+            warnings: context.warnings)
     }
 }

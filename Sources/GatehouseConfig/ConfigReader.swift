@@ -73,8 +73,9 @@ struct Section {
 
     /// An error about the table as a whole (a missing field, a conflict between its keys).
     func tableError(_ message: String) -> ConfigError {
-        ConfigError(file: context.fileName, line: table.line > 0 ? table.line : nil, key: path.isEmpty ? nil : path,
-                    message: message)
+        ConfigError(
+            file: context.fileName, line: table.line > 0 ? table.line : nil, key: path.isEmpty ? nil : path,
+            message: message)
     }
 
     /// Refuses the first key (in file order) that is not in `known`.
@@ -158,7 +159,8 @@ struct Section {
                 throw ValueError(DurationText.expected)
             }
             if let range, !range.contains(duration) {
-                throw ValueError("must be between \(Section.seconds(range.lowerBound)) and \(Section.seconds(range.upperBound))")
+                throw ValueError(
+                    "must be between \(Section.seconds(range.lowerBound)) and \(Section.seconds(range.upperBound))")
             }
             return duration
         }
@@ -185,7 +187,9 @@ struct Section {
         try decode(key) { v throws(ValueError) in
             let expected = E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
             guard case .string = v else { throw mismatch("one of \(expected)", v) }
-            guard let value = E(rawValue: try reveal(v, key: key)) else { throw ValueError("expected one of \(expected)") }
+            guard let value = E(rawValue: try reveal(v, key: key)) else {
+                throw ValueError("expected one of \(expected)")
+            }
             return value
         }
     }

@@ -63,7 +63,9 @@ enum ConfigSchema {
         if let best { return prefix + best.name }
         // A shortened or lengthened name (`max_body` for `max_body_bytes`).
         if normalized.count >= 4,
-            let sibling = siblings.first(where: { $0.hasPrefix(normalized) || normalized.hasPrefix($0) && $0.count >= 4 })
+            let sibling = siblings.first(where: {
+                $0.hasPrefix(normalized) || normalized.hasPrefix($0) && $0.count >= 4
+            })
         {
             return prefix + sibling
         }
@@ -96,7 +98,9 @@ enum ConfigSchema {
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
                 d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+                }
             }
         }
         return d[a.count][b.count]

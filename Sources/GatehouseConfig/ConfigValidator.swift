@@ -22,32 +22,40 @@ extension ConfigDecoder {
             }
             context.apiKeyCounts.file = lines.count
             for line in lines {
-                fromFile.append(PendingKey(text: line.text, name: line.name, permissions: line.permissions,
-                                           location: (path, line.number, "auth.api_keys_file"), isInConfigFile: false))
+                fromFile.append(
+                    PendingKey(
+                        text: line.text, name: line.name, permissions: line.permissions,
+                        location: (path, line.number, "auth.api_keys_file"), isInConfigFile: false))
             }
         }
         for pending in fromFile + fromEnvironment {
             let digest: [UInt8]
             let isPlain: Bool
             do { (digest, isPlain) = try APIKeyConfig.digest(of: pending.text) } catch {
-                throw ConfigError(file: pending.location.file, line: pending.location.line, key: pending.location.key,
-                                  message: error.message)
+                throw ConfigError(
+                    file: pending.location.file, line: pending.location.line, key: pending.location.key,
+                    message: error.message)
             }
             if isPlain, pending.isInConfigFile {
-                let warning = ConfigError(file: pending.location.file, line: pending.location.line, key: pending.location.key,
-                                          message: "a plain-text API key sits in the file; store its sha256: form instead (gatehouse key hash)")
+                let warning = ConfigError(
+                    file: pending.location.file, line: pending.location.line, key: pending.location.key,
+                    message:
+                        "a plain-text API key sits in the file; store its sha256: form instead (gatehouse key hash)")
                 if !context.warnings.contains(warning.description) { context.warnings.append(warning.description) }
             }
-            let key = APIKeyConfig(name: pending.name, digest: digest,
-                                   permissions: pending.permissions ?? config.auth.defaultAPIKeyPermissions)
+            let key = APIKeyConfig(
+                name: pending.name, digest: digest,
+                permissions: pending.permissions ?? config.auth.defaultAPIKeyPermissions)
             if let earlier = resolved.first(where: { $0.digest == digest }) {
                 if earlier == key { continue }
-                throw ConfigError(file: pending.location.file, line: pending.location.line, key: pending.location.key,
-                                  message: "the same API key is configured twice with different names or permissions")
+                throw ConfigError(
+                    file: pending.location.file, line: pending.location.line, key: pending.location.key,
+                    message: "the same API key is configured twice with different names or permissions")
             }
             if let name = key.name, resolved.contains(where: { $0.name == name }) {
-                throw ConfigError(file: pending.location.file, line: pending.location.line, key: pending.location.key,
-                                  message: "the key name \"\(name)\" is used twice")
+                throw ConfigError(
+                    file: pending.location.file, line: pending.location.line, key: pending.location.key,
+                    message: "the key name \"\(name)\" is used twice")
             }
             resolved.append(key)
         }
@@ -90,7 +98,9 @@ extension ConfigDecoder {
         }
         if tls.clientAuth == .off, !tls.clientCA.isEmpty {
             context.warnings.append(
-                context.error(at: "tls.client_ca", "is set while tls.client_auth is \"off\": no client certificate is asked for").description)
+                context.error(
+                    at: "tls.client_ca", "is set while tls.client_auth is \"off\": no client certificate is asked for"
+                ).description)
         }
         try checkReadable(tls.cert, key: "tls.cert")
         try checkReadable(tls.key, key: "tls.key")
@@ -116,15 +126,21 @@ extension ConfigDecoder {
         // Without any JWT key the list is inert (JWT is off; the default list names HS256 and the
         // example file writes it out). Once public keys are configured, an HMAC entry without a secret
         // is a mistake to refuse: never a silent fallback to some built-in secret.
-        if jwt.secret.isEmpty, let hmac = jwt.algorithms.first(where: \.isHMAC), !jwt.jwksFile.isEmpty || jwt.jwksURL != nil {
+        if jwt.secret.isEmpty, let hmac = jwt.algorithms.first(where: \.isHMAC),
+            !jwt.jwksFile.isEmpty || jwt.jwksURL != nil
+        {
             throw context.error(at: "auth.jwt.algorithms", "\(hmac.rawValue) needs auth.jwt.secret (or MCP_JWT_SECRET)")
         }
         if !jwt.hasKeys, algorithmsAreExplicit, jwt.algorithms != [.hs256] {
             context.warnings.append(
-                context.error(at: "auth.jwt.algorithms", "no JWT key is configured (secret, jwks_file or jwks_url): JWTs are not accepted").description)
+                context.error(
+                    at: "auth.jwt.algorithms",
+                    "no JWT key is configured (secret, jwks_file or jwks_url): JWTs are not accepted"
+                ).description)
         }
         if config.auth.oauth.isEnabled, config.server.publicURL.isEmpty {
-            throw context.error(at: "auth.oauth.authorization_servers", "needs server.public_url (the resource identifier)")
+            throw context.error(
+                at: "auth.oauth.authorization_servers", "needs server.public_url (the resource identifier)")
         }
         let auth = config.auth
         let hasAPIKeys = auth.accepts(.apiKey) && !auth.apiKeys.isEmpty

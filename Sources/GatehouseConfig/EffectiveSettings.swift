@@ -3,7 +3,9 @@
 enum EffectiveSettings {
     static let mask = "***"
 
-    static func rows(_ config: GatewayConfig, context: DecodeContext) -> [(key: String, value: String, source: ValueSource)] {
+    static func rows(_ config: GatewayConfig, context: DecodeContext) -> [(
+        key: String, value: String, source: ValueSource
+    )] {
         var rows: [(key: String, value: String, source: ValueSource)] = []
         for key in ConfigSchema.keys {
             if key == "headers" {
@@ -26,9 +28,10 @@ enum EffectiveSettings {
     }
 
     /// One row per default header and per header the file adds; a removed default shows `""`.
-    private static func headerRows(_ config: GatewayConfig, context: DecodeContext) -> [(key: String, value: String,
-                                                                                        source: ValueSource)]
-    {
+    private static func headerRows(_ config: GatewayConfig, context: DecodeContext) -> [(
+        key: String, value: String,
+        source: ValueSource
+    )] {
         var names = GatewayConfig.defaultHeaders.map(\.name)
         for header in config.headers where !names.contains(where: { $0.lowercased() == header.name.lowercased() }) {
             names.append(header.name)
@@ -118,7 +121,9 @@ enum EffectiveSettings {
         case "mcp.require_arguments": return "\(c.mcp.requireArguments)"
         case "mcp.call_timeout": return duration(c.mcp.callTimeout)
         case "mcp.tool_timeouts":
-            let timeouts = c.mcp.toolTimeouts.sorted { $0.key < $1.key }.map { "\(quoteKey($0.key)) = \(duration($0.value))" }
+            let timeouts = c.mcp.toolTimeouts.sorted { $0.key < $1.key }.map {
+                "\(quoteKey($0.key)) = \(duration($0.value))"
+            }
             return timeouts.isEmpty ? "{}" : "{ " + timeouts.joined(separator: ", ") + " }"
         case "mcp.max_json_depth": return "\(c.mcp.maxJSONDepth)"
         case "mcp.allow_batches": return "\(c.mcp.allowBatches)"
@@ -159,9 +164,11 @@ enum EffectiveSettings {
 
     /// A bare TOML key when it can be one, else quoted.
     static func quoteKey(_ key: String) -> String {
-        let bare = !key.isEmpty && key.utf8.allSatisfy {
-            IPAddress.isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-        }
+        let bare =
+            !key.isEmpty
+            && key.utf8.allSatisfy {
+                IPAddress.isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+            }
         return bare ? key : quote(key)
     }
 

@@ -15,8 +15,10 @@ public struct LoadedConfig: Sendable {
     /// Things that work but should not stay so, e.g. plain-text API keys in the file.
     public var warnings: [String]
 
-    public init(config: GatewayConfig, path: String?, effectiveSettings: [(key: String, value: String, source: ValueSource)],
-                warnings: [String]) {
+    public init(
+        config: GatewayConfig, path: String?, effectiveSettings: [(key: String, value: String, source: ValueSource)],
+        warnings: [String]
+    ) {
         self.config = config
         self.path = path
         self.effectiveSettings = effectiveSettings

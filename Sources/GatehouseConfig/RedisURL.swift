@@ -7,8 +7,10 @@ public struct RedisURL: Sendable, Equatable {
     public var password: String?
     public var usesTLS: Bool
 
-    public init(host: String, port: UInt16 = 6379, database: Int = 0, username: String? = nil, password: String? = nil,
-                usesTLS: Bool = false) {
+    public init(
+        host: String, port: UInt16 = 6379, database: Int = 0, username: String? = nil, password: String? = nil,
+        usesTLS: Bool = false
+    ) {
         self.host = host
         self.port = port
         self.database = database
@@ -50,7 +52,8 @@ public struct RedisURL: Sendable, Equatable {
             }
         }
         do throws(ValueError) {
-            let address = try ListenAddress(parsing: hostPart.contains(":") || hostPart.hasPrefix("[") ? String(hostPart) : hostPart + ":6379")
+            let address = try ListenAddress(
+                parsing: hostPart.contains(":") || hostPart.hasPrefix("[") ? String(hostPart) : hostPart + ":6379")
             host = address.host
             port = address.port
         } catch {
@@ -59,7 +62,9 @@ public struct RedisURL: Sendable, Equatable {
         if databaseText.isEmpty {
             database = 0
         } else {
-            guard databaseText.utf8.count <= 5, databaseText.utf8.allSatisfy(IPAddress.isDigit), let db = Int(databaseText) else {
+            guard databaseText.utf8.count <= 5, databaseText.utf8.allSatisfy(IPAddress.isDigit),
+                let db = Int(databaseText)
+            else {
                 throw ValueError(Self.expected)
             }
             database = db

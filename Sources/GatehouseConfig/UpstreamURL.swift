@@ -18,7 +18,9 @@ public struct UpstreamURL: Sendable, Equatable, CustomStringConvertible {
     /// (`"127.0.0.1:8000"`, `"[::1]:8000"`, `"mcp.internal"`).
     public var authority: String
 
-    public init(scheme: Scheme, host: String, port: UInt16, basePath: String = "", query: String = "", authority: String) {
+    public init(
+        scheme: Scheme, host: String, port: UInt16, basePath: String = "", query: String = "", authority: String
+    ) {
         self.scheme = scheme
         self.host = host
         self.port = port

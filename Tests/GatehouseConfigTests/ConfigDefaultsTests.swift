@@ -76,15 +76,19 @@ final class ConfigDefaultsTests: ConfigTestCase {
         XCTAssertFalse(c.cors.allowCredentials)
         XCTAssertEqual(c.cors.maxAge, .seconds(600))
 
-        XCTAssertEqual(c.headers.map(\.name), [
-            "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection", "Strict-Transport-Security",
-            "Content-Security-Policy", "Referrer-Policy",
-        ])
-        XCTAssertEqual(c.headers.map(\.value), [
-            "DENY", "nosniff", "1; mode=block", "max-age=31536000; includeSubDomains",
-            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; font-src 'self'; connect-src 'self'; frame-ancestors 'none';",
-            "strict-origin-when-cross-origin",
-        ])
+        XCTAssertEqual(
+            c.headers.map(\.name),
+            [
+                "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection", "Strict-Transport-Security",
+                "Content-Security-Policy", "Referrer-Policy",
+            ])
+        XCTAssertEqual(
+            c.headers.map(\.value),
+            [
+                "DENY", "nosniff", "1; mode=block", "max-age=31536000; includeSubDomains",
+                "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; font-src 'self'; connect-src 'self'; frame-ancestors 'none';",
+                "strict-origin-when-cross-origin",
+            ])
 
         XCTAssertEqual(c.mcp.paths, ["/mcp"])
         XCTAssertEqual(c.mcp.toolNamePattern.pattern, "^[a-zA-Z0-9_-]+$")
@@ -122,7 +126,9 @@ final class ConfigDefaultsTests: ConfigTestCase {
     func testExampleFileListsEveryKeyWithItsDefault() throws {
         let path = repositoryRoot.appendingPathComponent("gateway.conf.example").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let env = ["MCP_TLS_CERT_PATH": certPath, "MCP_TLS_KEY_PATH": keyPath, "MCP_API_KEYS": "example-key-1234567890"]
+        let env = [
+            "MCP_TLS_CERT_PATH": certPath, "MCP_TLS_KEY_PATH": keyPath, "MCP_API_KEYS": "example-key-1234567890",
+        ]
         let loaded = try ConfigLoader.parse(text: Array(text.utf8), fileName: "gateway.conf.example", environment: env)
         let defaults = try ConfigLoader.parse(
             text: [], fileName: "empty.conf", environment: env
@@ -149,9 +155,18 @@ final class ConfigDefaultsTests: ConfigTestCase {
         var inHeaders = false
         var inRules = false
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            if line.hasPrefix("[") { inHeaders = line.hasPrefix("[headers]"); continue }
-            if line.hasPrefix("rules = [") { inRules = true; continue }
-            if inRules { if line == "]" { inRules = false }; continue }
+            if line.hasPrefix("[") {
+                inHeaders = line.hasPrefix("[headers]")
+                continue
+            }
+            if line.hasPrefix("rules = [") {
+                inRules = true
+                continue
+            }
+            if inRules {
+                if line == "]" { inRules = false }
+                continue
+            }
             if inHeaders { continue }  // the six headers are documented by the table's comment
             XCTAssertTrue(line.contains(" # "), "no comment: \(line)")
         }

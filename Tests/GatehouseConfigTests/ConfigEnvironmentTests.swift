@@ -22,7 +22,8 @@ final class ConfigEnvironmentTests: ConfigTestCase {
         XCTAssertEqual(tls.config.server.listen.description, "0.0.0.0:8443")
         XCTAssertEqual(row("server.listen", tls)?.source, .defaultValue)
         // An explicit listen is kept whatever TLS says.
-        XCTAssertEqual(try parse("server.listen = \"127.0.0.1:7000\"\n", environment: env).config.server.listen.port, 7000)
+        XCTAssertEqual(
+            try parse("server.listen = \"127.0.0.1:7000\"\n", environment: env).config.server.listen.port, 7000)
     }
 
     func testUpstreamOverride() throws {
@@ -46,7 +47,9 @@ final class ConfigEnvironmentTests: ConfigTestCase {
     }
 
     func testRequireHTTPSOverride() throws {
-        for (text, expected) in [("true", true), ("TRUE", true), ("1", true), ("false", false), ("False", false), ("0", false)] {
+        for (text, expected) in [
+            ("true", true), ("TRUE", true), ("1", true), ("false", false), ("False", false), ("0", false),
+        ] {
             var env = ["MCP_API_KEYS": "k-123456789", "MCP_TLS_CERT_PATH": certPath, "MCP_TLS_KEY_PATH": keyPath]
             env["MCP_REQUIRE_HTTPS"] = text
             let loaded = try parse("[tls]\nrequire_https = \(!expected)\n", environment: env)
@@ -75,7 +78,8 @@ final class ConfigEnvironmentTests: ConfigTestCase {
         env["MCP_API_KEYS"] = "env-key-1, env-key-2"
         let hashed = "sha256:" + Encoding.hex(Digest.sha256(Array("file-key".utf8)))
         let c = try parse("[auth]\napi_keys = [\"\(hashed)\"]\n", environment: env).config
-        XCTAssertEqual(c.auth.apiKeys.map(\.digest), ["file-key", "env-key-1", "env-key-2"].map { Digest.sha256(Array($0.utf8)) })
+        XCTAssertEqual(
+            c.auth.apiKeys.map(\.digest), ["file-key", "env-key-1", "env-key-2"].map { Digest.sha256(Array($0.utf8)) })
         XCTAssertEqual(c.auth.apiKeys.map(\.permissions), [["*"], ["*"], ["*"]])
     }
 

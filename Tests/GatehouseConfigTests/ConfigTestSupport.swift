@@ -33,12 +33,15 @@ class ConfigTestCase: XCTestCase {
     }
 
     func parse(_ text: String, environment: [String: String]? = nil) throws(ConfigError) -> LoadedConfig {
-        try ConfigLoader.parse(text: Array(text.utf8), fileName: "gateway.conf", environment: environment ?? baseEnvironment)
+        try ConfigLoader.parse(
+            text: Array(text.utf8), fileName: "gateway.conf", environment: environment ?? baseEnvironment)
     }
 
     /// Asserts that `text` is refused with exactly `expected` (the one-line `file:line: key: message`).
-    func assertRefused(_ text: String, environment: [String: String]? = nil, _ expected: String,
-                       file: StaticString = #filePath, line: UInt = #line) {
+    func assertRefused(
+        _ text: String, environment: [String: String]? = nil, _ expected: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         do throws(ConfigError) {
             _ = try parse(text, environment: environment)
             XCTFail("accepted, expected: \(expected)", file: file, line: line)
@@ -49,6 +52,7 @@ class ConfigTestCase: XCTestCase {
 
     /// The repository root, found from this file's path.
     var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 }

@@ -9,7 +9,8 @@ final class EffectiveSettingsTests: ConfigTestCase {
         let keys = loaded.effectiveSettings.map(\.key)
         let expectedHeaders = GatewayConfig.defaultHeaders.map { "headers." + $0.name }
         let index = ConfigSchema.keys.firstIndex(of: "headers")!
-        XCTAssertEqual(keys, Array(ConfigSchema.keys[..<index]) + expectedHeaders + Array(ConfigSchema.keys[(index + 1)...]))
+        XCTAssertEqual(
+            keys, Array(ConfigSchema.keys[..<index]) + expectedHeaders + Array(ConfigSchema.keys[(index + 1)...]))
         XCTAssertEqual(keys.first, "server.listen")
         XCTAssertEqual(keys.last, "rest.path")
         XCTAssertEqual(Set(keys).count, keys.count)
@@ -19,7 +20,8 @@ final class EffectiveSettingsTests: ConfigTestCase {
         var env = baseEnvironment
         env["MCP_JWT_SECRET"] = String(repeating: "j", count: 48)
         env["GATEHOUSE_UPSTREAM"] = "http://[::1]:9000"
-        let loaded = try parse("""
+        let loaded = try parse(
+            """
             [server]
             max_body_bytes = "2MiB"
             trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
@@ -59,9 +61,10 @@ final class EffectiveSettingsTests: ConfigTestCase {
         check("auth.api_keys", "1 key", .environment)
         check("auth.jwt.leeway", "\"30s\"", .defaultValue)
         check("auth.jwt.jwks_refresh", "\"10m\"", .defaultValue)
-        check("authorization.rules",
-              "[{ match = \"tools/call:delete_*\", require = [\"admin\"] }, { match = \"tools/call:*\", require = [\"tools:call\"] }, { match = \"*\", require = [] }]",
-              .defaultValue)
+        check(
+            "authorization.rules",
+            "[{ match = \"tools/call:delete_*\", require = [\"admin\"] }, { match = \"tools/call:*\", require = [\"tools:call\"] }, { match = \"*\", require = [] }]",
+            .defaultValue)
         check("rate_limit.redis_url", "\"redis://:***@cache:6379/1\"", .file)
         check("rate_limit.refill_per_second", "0.5", .file)
         check("rate_limit.capacity", "100", .defaultValue)
@@ -77,10 +80,12 @@ final class EffectiveSettingsTests: ConfigTestCase {
         XCTAssertFalse(loaded.effectiveSettings.contains { $0.value.contains("hunter2") || $0.value.contains("jjjj") })
 
         let c = loaded.config
-        XCTAssertEqual(c.headers.map(\.name), [
-            "X-Frame-Options", "X-Content-Type-Options", "Strict-Transport-Security", "Content-Security-Policy",
-            "Referrer-Policy", "Permissions-Policy",
-        ])
+        XCTAssertEqual(
+            c.headers.map(\.name),
+            [
+                "X-Frame-Options", "X-Content-Type-Options", "Strict-Transport-Security", "Content-Security-Policy",
+                "Referrer-Policy", "Permissions-Policy",
+            ])
         XCTAssertEqual(c.headers.first { $0.name == "Referrer-Policy" }?.value, "no-referrer")
         XCTAssertEqual(c.rateLimit.tools["expensive"], GatewayConfig.ToolRateLimit(capacity: 5, refillPerSecond: 0.1))
         XCTAssertEqual(c.rateLimit.redisURL?.password, "hunter2")
@@ -96,14 +101,17 @@ final class EffectiveSettingsTests: ConfigTestCase {
         let loaded = try parse("[auth.jwt]\nsecret = \"\(secret)\"\n")
         XCTAssertEqual(loaded.effectiveSettings.first { $0.key == "auth.jwt.secret" }?.value, "***")
         XCTAssertEqual(loaded.effectiveSettings.first { $0.key == "auth.jwt.secret" }?.source, .file)
-        XCTAssertEqual(loaded.warnings, [
-            "gateway.conf:2: auth.jwt.secret: the JWT secret is written in plain text; prefer MCP_JWT_SECRET or an enc: value"
-        ])
+        XCTAssertEqual(
+            loaded.warnings,
+            [
+                "gateway.conf:2: auth.jwt.secret: the JWT secret is written in plain text; prefer MCP_JWT_SECRET or an enc: value"
+            ])
         XCTAssertFalse(loaded.effectiveSettings.contains { $0.value.contains(secret) })
     }
 
     func testHeaderRemovalAndCaseInsensitiveOverride() throws {
-        let c = try parse("[headers]\n\"x-frame-options\" = \"SAMEORIGIN\"\n\"Strict-Transport-Security\" = \"\"\n").config
+        let c = try parse("[headers]\n\"x-frame-options\" = \"SAMEORIGIN\"\n\"Strict-Transport-Security\" = \"\"\n")
+            .config
         XCTAssertEqual(c.headers.first?.name, "X-Frame-Options")
         XCTAssertEqual(c.headers.first?.value, "SAMEORIGIN")
         XCTAssertFalse(c.headers.contains { $0.name == "Strict-Transport-Security" })

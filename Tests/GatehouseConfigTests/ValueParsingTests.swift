@@ -79,7 +79,8 @@ final class ValueParsingTests: XCTestCase {
             XCTAssertThrowsError(try CIDR(parsing: bad), bad)
         }
         XCTAssertThrowsError(try CIDR(parsing: "10.0.0.1/8")) { error in
-            XCTAssertEqual((error as? ValueError)?.message, "\"10.0.0.1/8\" has host bits set; did you mean \"10.0.0.0/8\"?")
+            XCTAssertEqual(
+                (error as? ValueError)?.message, "\"10.0.0.1/8\" has host bits set; did you mean \"10.0.0.0/8\"?")
         }
     }
 
@@ -89,13 +90,16 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertEqual(v6, ListenAddress(host: "::", port: 8080))
         XCTAssertEqual(v6.description, "[::]:8080")
         XCTAssertEqual(try ListenAddress(parsing: "localhost:1").host, "localhost")
-        for bad in ["0.0.0.0", ":8080", "0.0.0.0:0", "0.0.0.0:65536", "0.0.0.0:http", "[::1:8080", "[nothex]:80", "300.1.1.1:80",
-                    "0.0.0.0:80x", "a b:80"]
-        {
+        for bad in [
+            "0.0.0.0", ":8080", "0.0.0.0:0", "0.0.0.0:65536", "0.0.0.0:http", "[::1:8080", "[nothex]:80",
+            "300.1.1.1:80",
+            "0.0.0.0:80x", "a b:80",
+        ] {
             XCTAssertThrowsError(try ListenAddress(parsing: bad), bad)
         }
         XCTAssertThrowsError(try ListenAddress(parsing: "::1:8080")) { error in
-            XCTAssertEqual((error as? ValueError)?.message, "an IPv6 address must be written in brackets, like \"[::1]:8080\"")
+            XCTAssertEqual(
+                (error as? ValueError)?.message, "an IPv6 address must be written in brackets, like \"[::1]:8080\"")
         }
     }
 
@@ -118,9 +122,10 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertEqual(v6.description, "http://[::1]:9000/x")
         let jwks = try UpstreamURL(parsing: "https://idp.example/keys?x=1", allowsQuery: true)
         XCTAssertEqual(jwks.requestTarget, "/keys?x=1")
-        for bad in ["ftp://x", "127.0.0.1:8000", "http://", "http://:80", "http://h:0", "http://h:99999", "http://u:p@h",
-                    "http://h/#frag", "http://h/a b", "http://[::1", "http://h?x=1"]
-        {
+        for bad in [
+            "ftp://x", "127.0.0.1:8000", "http://", "http://:80", "http://h:0", "http://h:99999", "http://u:p@h",
+            "http://h/#frag", "http://h/a b", "http://[::1", "http://h?x=1",
+        ] {
             XCTAssertThrowsError(try UpstreamURL(parsing: bad), bad)
         }
     }
@@ -131,7 +136,9 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertEqual(url.maskedDescription, "redis://:***@10.0.0.5:6380/2")
         XCTAssertEqual(try RedisURL(parsing: "redis://127.0.0.1"), RedisURL(host: "127.0.0.1"))
         XCTAssertTrue(try RedisURL(parsing: "rediss://cache.internal:6379/0").usesTLS)
-        for bad in ["http://x", "redis://", "redis://h/abc", "redis://h:0"] { XCTAssertThrowsError(try RedisURL(parsing: bad), bad) }
+        for bad in ["http://x", "redis://", "redis://h/abc", "redis://h:0"] {
+            XCTAssertThrowsError(try RedisURL(parsing: bad), bad)
+        }
     }
 
     func testToolNamePattern() throws {
@@ -159,7 +166,8 @@ final class ValueParsingTests: XCTestCase {
         XCTAssertThrowsError(try APIKeyConfig.digest(of: "sha256:" + String(repeating: "zz", count: 32)))
         XCTAssertThrowsError(try APIKeyConfig.digest(of: ""))
         XCTAssertThrowsError(try APIKeyConfig.digest(of: "has space"))
-        let key = APIKeyConfig(name: nil, digest: [0xde, 0xad, 0xbe, 0xef] + [UInt8](repeating: 0, count: 28), permissions: [])
+        let key = APIKeyConfig(
+            name: nil, digest: [0xde, 0xad, 0xbe, 0xef] + [UInt8](repeating: 0, count: 28), permissions: [])
         XCTAssertEqual(key.principal, "key:deadbeef")
     }
 
@@ -173,13 +181,16 @@ final class ValueParsingTests: XCTestCase {
             fourth\tname=robot\r
             """
         let lines = try APIKeyFile.parse(Array(text.utf8))
-        XCTAssertEqual(lines, [
-            .init(text: "plain-key-1", name: nil, permissions: nil, number: 2),
-            .init(text: "sha256:" + String(repeating: "0", count: 64), name: "ci-bot",
-                  permissions: ["tools:call", "tools/list"], number: 4),
-            .init(text: "other-key", name: nil, permissions: [], number: 5),
-            .init(text: "fourth", name: "robot", permissions: nil, number: 6),
-        ])
+        XCTAssertEqual(
+            lines,
+            [
+                .init(text: "plain-key-1", name: nil, permissions: nil, number: 2),
+                .init(
+                    text: "sha256:" + String(repeating: "0", count: 64), name: "ci-bot",
+                    permissions: ["tools:call", "tools/list"], number: 4),
+                .init(text: "other-key", name: nil, permissions: [], number: 5),
+                .init(text: "fourth", name: "robot", permissions: nil, number: 6),
+            ])
         for (bad, message) in [
             ("k color=red", "unknown field \"color\"; expected name or permissions"),
             ("k name=a name=b", "name given twice"),
