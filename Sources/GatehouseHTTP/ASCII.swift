@@ -13,32 +13,23 @@
     @usableFromInline static let backslash: UInt8 = 0x5C
 
     /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~"
-    /// / DIGIT / ALPHA.
-    @usableFromInline static let tokenTable: [Bool] = (0..<256).map { b in
-        switch UInt8(b) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            true
-        default:
-            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(b))
-        }
+    /// / DIGIT / ALPHA, as a bit set over bytes 0–127 (bit n of the low word is byte n, of the high word
+    /// byte 64 + n). Bit sets rather than tables: no lazy global to initialize, no bounds check.
+    @inlinable static func isTokenChar(_ b: UInt8) -> Bool {
+        isMember(b, low: 0x03FF_6CFA_0000_0000, high: 0x57FF_FFFF_C7FF_FFFE)
     }
 
     /// Host field characters: reg-name, IP literal and port (unreserved, pct-encoded, sub-delims, ":",
     /// "[", "]").
-    @usableFromInline static let hostTable: [Bool] = (0..<256).map { b in
-        switch UInt8(b) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            true
-        default:
-            "-._~%!$&'()*+,;=:[]".utf8.contains(UInt8(b))
-        }
+    @inlinable static func isHostChar(_ b: UInt8) -> Bool {
+        isMember(b, low: 0x2FFF_7FF2_0000_0000, high: 0x47FF_FFFE_AFFF_FFFE)
     }
 
-    @inlinable static func isTokenChar(_ b: UInt8) -> Bool { tokenTable[Int(b)] }
-
-    @inlinable static func isHostChar(_ b: UInt8) -> Bool { hostTable[Int(b)] }
+    @inlinable static func isMember(_ b: UInt8, low: UInt64, high: UInt64) -> Bool {
+        if b < 64 { return (low >> UInt64(b)) & 1 != 0 }
+        if b < 128 { return (high >> UInt64(b &- 64)) & 1 != 0 }
+        return false
+    }
 
     /// VCHAR: visible US-ASCII.
     @inlinable static func isVisible(_ b: UInt8) -> Bool { b >= 0x21 && b <= 0x7E }

@@ -103,6 +103,7 @@ struct BodyDecoder: Sendable {
                     case .failed(let failure): return .failure(failure)
                     case .complete(let length):
                         var trailers = HTTPHeaders()
+                        trailers.reserveCapacity(scanner.lines)
                         var fields = FramingFields()
                         if let failure = HeaderFieldParser.parse(
                             p, from: 0, to: length - 2, into: &trailers, framing: &fields)
@@ -174,7 +175,9 @@ struct BodyDecoder: Sendable {
     }
 
     /// `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`, ext-val = token / quoted-string.
-    private static func checkExtensions(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> HTTPParseError? {
+    private static func checkExtensions(_ p: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int)
+        -> HTTPParseError?
+    {
         let invalid = HTTPParseError.smuggling("invalid chunk extension")
         var i = start
         func skipWhitespace() { while i < end && ASCII.isWhitespace(p[i]) { i += 1 } }

@@ -79,7 +79,9 @@ public struct HTTPRequestParser: Sendable {
             case .needMore: return .success(nil)
             case .failed(let failure): return .failure(failure)
             case .complete(let length):
-                return Self.parseHead(p, length: length, limits: limits).map { (length, $0) }
+                return Self.parseHead(p, length: length, fieldCount: scanner.lines - 1, limits: limits).map {
+                    (length, $0)
+                }
             }
         }
         switch outcome {
@@ -99,7 +101,7 @@ public struct HTTPRequestParser: Sendable {
 
     /// Parses a complete head `p[0..<length]` (request line, fields, empty line).
     static func parseHead(
-        _ p: UnsafeBufferPointer<UInt8>, length: Int, limits: HTTPLimits
+        _ p: UnsafeBufferPointer<UInt8>, length: Int, fieldCount: Int, limits: HTTPLimits
     ) -> Result<HTTPRequestHead, HTTPParseError> {
         var lineEnd = 0
         while p[lineEnd] != ASCII.cr { lineEnd += 1 }
@@ -110,8 +112,10 @@ public struct HTTPRequestParser: Sendable {
         }
 
         var headers = HTTPHeaders()
+        headers.reserveCapacity(fieldCount)
         var fields = FramingFields()
-        if let failure = HeaderFieldParser.parse(p, from: lineEnd + 2, to: length - 2, into: &headers, framing: &fields) {
+        if let failure = HeaderFieldParser.parse(p, from: lineEnd + 2, to: length - 2, into: &headers, framing: &fields)
+        {
             return .failure(failure)
         }
 
@@ -199,7 +203,8 @@ struct RequestLine {
 
     /// origin-form ("/…"); "*" for OPTIONS; authority-form for CONNECT; absolute-form with an http or
     /// https scheme, a non-empty authority without userinfo.
-    private static func isValidTarget(_ target: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Bool {
+    private static func isValidTarget(_ target: UnsafeBufferPointer<UInt8>, method: UnsafeBufferPointer<UInt8>) -> Bool
+    {
         if target[0] == UInt8(ascii: "/") { return true }
         if target.count == 1 && target[0] == UInt8(ascii: "*") {
             return method.elementsEqual("OPTIONS".utf8)

@@ -95,7 +95,8 @@ public struct HTTPResponseParser: Sendable {
                 case .needMore: return .success(nil)
                 case .failed(let failure): return .failure(failure)
                 case .complete(let length):
-                    return Self.parseHead(p, length: length, answeringHead: isHead).map { (length, $0) }
+                    return Self.parseHead(p, length: length, fieldCount: scanner.lines - 1, answeringHead: isHead)
+                        .map { (length, $0) }
                 }
             }
             switch outcome {
@@ -127,7 +128,7 @@ public struct HTTPResponseParser: Sendable {
 
     /// Parses a complete head `p[0..<length]` and decides the framing (RFC 9112 §6.3).
     static func parseHead(
-        _ p: UnsafeBufferPointer<UInt8>, length: Int, answeringHead: Bool
+        _ p: UnsafeBufferPointer<UInt8>, length: Int, fieldCount: Int, answeringHead: Bool
     ) -> Result<HTTPResponseHead, HTTPParseError> {
         func bad(_ reason: String, smuggling: Bool = false) -> Result<HTTPResponseHead, HTTPParseError> {
             .failure(HTTPParseError(kind: .badResponse, isSmuggling: smuggling, reason: reason))
@@ -148,8 +149,10 @@ public struct HTTPResponseParser: Sendable {
         }
 
         var headers = HTTPHeaders()
+        headers.reserveCapacity(fieldCount)
         var fields = FramingFields()
-        if let failure = HeaderFieldParser.parse(p, from: lineEnd + 2, to: length - 2, into: &headers, framing: &fields) {
+        if let failure = HeaderFieldParser.parse(p, from: lineEnd + 2, to: length - 2, into: &headers, framing: &fields)
+        {
             return .failure(failure.asBadResponse)
         }
 

@@ -52,13 +52,26 @@ public enum HTTPSerializer {
 
     /// The field lines and the empty line that ends a head.
     public static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
-        for field in headers where isSafe(field) {
-            buffer.writeString(field.name)
-            buffer.writeString(": ")
-            buffer.writeString(field.value)
-            buffer.writeString("\r\n")
+        for field in headers {
+            var name = field.name
+            var value = field.value
+            name.withUTF8 { name in
+                value.withUTF8 { value in
+                    guard !name.isEmpty, name.allSatisfy(ASCII.isTokenChar),
+                        !value.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf || $0 == 0 })
+                    else { return }
+                    buffer.reserveWritableBytes(name.count + value.count + 4)
+                    buffer.writeBytes(name)
+                    buffer.writeInteger(ASCII.colon)
+                    buffer.writeInteger(ASCII.space)
+                    buffer.writeBytes(value)
+                    buffer.writeInteger(ASCII.cr)
+                    buffer.writeInteger(ASCII.lf)
+                }
+            }
         }
-        buffer.writeString("\r\n")
+        buffer.writeInteger(ASCII.cr)
+        buffer.writeInteger(ASCII.lf)
     }
 
     /// The standard reason phrase (RFC 9110 §15), or "Unknown".
@@ -116,11 +129,6 @@ public enum HTTPSerializer {
         case 505: "HTTP Version Not Supported"
         default: "Unknown"
         }
-    }
-
-    private static func isSafe(_ field: (name: String, value: String)) -> Bool {
-        !field.name.isEmpty && field.name.utf8.allSatisfy(ASCII.isTokenChar)
-            && !field.value.utf8.contains { $0 == ASCII.cr || $0 == ASCII.lf || $0 == 0 }
     }
 
     private static func writeEscaped(_ s: String, into buffer: inout ByteBuffer, keeping isAllowed: (UInt8) -> Bool) {

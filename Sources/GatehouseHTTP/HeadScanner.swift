@@ -27,8 +27,8 @@ struct HeadScanner: Sendable {
     /// Bytes from the reader index already looked at.
     private(set) var scanned = 0
     private var lineStart = 0
-    /// Complete non-empty lines so far.
-    private var lines = 0
+    /// Complete non-empty lines so far (start line included).
+    private(set) var lines = 0
     private var sawMethodEnd = false
 
     init(mode: Mode) {
@@ -49,27 +49,28 @@ struct HeadScanner: Sendable {
         var i = scanned
         while i < end {
             let b = p[i]
-            let afterCR = i > 0 && p[i - 1] == ASCII.cr
-            if b == ASCII.lf {
-                guard afterCR else { return .failed(.smuggling("bare LF in the head")) }
-                if i - 1 == lineStart {
-                    if lines == 0 && mode != .trailers {
-                        return .failed(.badRequest(mode == .request ? "empty request line" : "empty status line"))
-                    }
-                    scanned = i + 1
-                    return .complete(i + 1)
-                }
-                lines += 1
-                if lines > maxLines { return .failed(.headerTooLarge("too many header fields")) }
-                lineStart = i + 1
-            } else if afterCR {
-                return .failed(.smuggling("bare CR in the head"))
-            } else if lines == 0 && b != ASCII.cr {
-                if let failure = checkStartLine(b, at: i) { return .failed(failure) }
+            if b > ASCII.cr || (b != ASCII.cr && b != ASCII.lf) {
+                if lines == 0, let failure = checkStartLine(b, at: i) { return .failed(failure) }
+                i += 1
+                continue
             }
-            i += 1
+            guard b == ASCII.cr else { return .failed(.smuggling("bare LF in the head")) }
+            // A CR must be followed by LF; when it is the last byte seen, wait for the next one.
+            guard i + 1 < end else { break }
+            guard p[i + 1] == ASCII.lf else { return .failed(.smuggling("bare CR in the head")) }
+            if i == lineStart {
+                if lines == 0 && mode != .trailers {
+                    return .failed(.badRequest(mode == .request ? "empty request line" : "empty status line"))
+                }
+                scanned = i + 2
+                return .complete(i + 2)
+            }
+            lines += 1
+            if lines > maxLines { return .failed(.headerTooLarge("too many header fields")) }
+            i += 2
+            lineStart = i
         }
-        scanned = end
+        scanned = i
         if p.count > maxBytes {
             return .failed(.headerTooLarge("head larger than \(maxBytes) bytes"))
         }
@@ -87,12 +88,20 @@ struct HeadScanner: Sendable {
                 return .badRequest("invalid character in the method")
             }
         case .response:
-            if i < 5 && b != Self.httpPrefix[i] { return .badRequest("not an HTTP/1.x status line") }
+            if i < 5 && b != Self.httpPrefix(i) { return .badRequest("not an HTTP/1.x status line") }
         case .trailers:
             break
         }
         return nil
     }
 
-    private static let httpPrefix: [UInt8] = Array("HTTP/".utf8)
+    /// Byte `i` of "HTTP/".
+    private static func httpPrefix(_ i: Int) -> UInt8 {
+        switch i {
+        case 0: UInt8(ascii: "H")
+        case 1, 2: UInt8(ascii: "T")
+        case 3: UInt8(ascii: "P")
+        default: UInt8(ascii: "/")
+        }
+    }
 }

@@ -12,7 +12,9 @@ public struct SSEEvent: Sendable, Equatable {
     /// nothing at all (stray empty lines). A proxy forwards such blocks untouched.
     public var isCommentOnly: Bool
 
-    public init(event: String? = nil, data: String = "", id: String? = nil, retry: Int? = nil, isCommentOnly: Bool = false) {
+    public init(
+        event: String? = nil, data: String = "", id: String? = nil, retry: Int? = nil, isCommentOnly: Bool = false
+    ) {
         self.event = event
         self.data = data
         self.id = id

@@ -20,7 +20,8 @@ final class HTTPParserPropertyTests: XCTestCase {
     ]
 
     /// Interesting bytes for a desync: line ends, separators, digits, hex, high and control bytes.
-    private let alphabet: [UInt8] = Array("\r\n :;,=\"\t0123456789aAfFxX-chunked".utf8) + [0x00, 0x0B, 0x7F, 0x80, 0xFF]
+    private let alphabet: [UInt8] =
+        Array("\r\n :;,=\"\t0123456789aAfFxX-chunked".utf8) + [0x00, 0x0B, 0x7F, 0x80, 0xFF]
 
     private func mutate(_ input: [UInt8], using rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
@@ -89,9 +90,12 @@ final class HTTPParserPropertyTests: XCTestCase {
                 continue
             }
             var buffer = ByteBuffer()
-            HTTPSerializer.writeRequestHead(method: head.method, target: head.target, headers: head.headers, into: &buffer)
+            HTTPSerializer.writeRequestHead(
+                method: head.method, target: head.target, headers: head.headers, into: &buffer)
             var parser = HTTPRequestParser(limits: HTTPLimits())
-            guard case .head(let again)? = try parser.next(&buffer) else { return XCTFail("reserialized head not parsed") }
+            guard case .head(let again)? = try parser.next(&buffer) else {
+                return XCTFail("reserialized head not parsed")
+            }
             XCTAssertEqual(again.method, head.method)
             XCTAssertEqual(again.target, head.target)
             XCTAssertEqual(again.headers, head.headers)

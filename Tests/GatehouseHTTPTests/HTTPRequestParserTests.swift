@@ -4,7 +4,9 @@ import XCTest
 
 /// Accepted requests: every case is parsed whole, byte by byte and in random splits (ParserVerifier).
 final class HTTPRequestParserTests: XCTestCase {
-    private func single(_ text: String, limits: HTTPLimits = HTTPLimits(), file: StaticString = #filePath, line: UInt = #line)
+    private func single(
+        _ text: String, limits: HTTPLimits = HTTPLimits(), file: StaticString = #filePath, line: UInt = #line
+    )
         -> (head: HTTPRequestHead, body: [UInt8], trailers: HTTPHeaders)?
     {
         let outcome = ParserVerifier.verifyRequests(bytes(text), limits: limits, file: file, line: line)
@@ -43,7 +45,9 @@ final class HTTPRequestParserTests: XCTestCase {
 
     func testContentLengthBody() throws {
         let r = try XCTUnwrap(
-            single("POST /mcp HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\nhello world"))
+            single(
+                "POST /mcp HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\nContent-Type: application/json\r\n\r\nhello world"
+            ))
         XCTAssertEqual(r.head.framing, .contentLength(11))
         XCTAssertEqual(r.body, bytes("hello world"))
     }
@@ -99,7 +103,8 @@ final class HTTPRequestParserTests: XCTestCase {
     }
 
     func testExpectContinue() throws {
-        let r = try XCTUnwrap(single("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok"))
+        let r = try XCTUnwrap(
+            single("POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nok"))
         XCTAssertTrue(r.head.expectsContinue)
         // An HTTP/1.0 client's expectation is ignored (RFC 9110 §10.1.1).
         let old = try XCTUnwrap(single("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok"))
@@ -109,7 +114,8 @@ final class HTTPRequestParserTests: XCTestCase {
     func testExpectContinueHeadArrivesBeforeTheBody() throws {
         // The server must see the head (and answer 100) while the client still holds the body back.
         var parser = HTTPRequestParser(limits: HTTPLimits())
-        var buffer = ByteBuffer(string: "PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        var buffer = ByteBuffer(
+            string: "PUT /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
         guard case .head(let head)? = try parser.next(&buffer) else { return XCTFail("no head") }
         XCTAssertTrue(head.expectsContinue)
         XCTAssertNil(try parser.next(&buffer))
@@ -121,9 +127,11 @@ final class HTTPRequestParserTests: XCTestCase {
     func testConnectionAndVersionDecideKeepAlive() throws {
         XCTAssertEqual(try XCTUnwrap(single("GET / HTTP/1.0\r\n\r\n")).head.keepAlive, false)
         XCTAssertEqual(try XCTUnwrap(single("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")).head.keepAlive, true)
-        XCTAssertEqual(try XCTUnwrap(single("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).head.keepAlive, false)
         XCTAssertEqual(
-            try XCTUnwrap(single("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n\r\n")).head.keepAlive, true)
+            try XCTUnwrap(single("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")).head.keepAlive, false)
+        XCTAssertEqual(
+            try XCTUnwrap(single("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade\r\n\r\n")).head
+                .keepAlive, true)
         XCTAssertEqual(
             try XCTUnwrap(single("GET / HTTP/1.1\r\nHost: h\r\nConnection: x, CLOSE\r\n\r\n")).head.keepAlive, false)
     }
@@ -140,7 +148,8 @@ final class HTTPRequestParserTests: XCTestCase {
     }
 
     func testTargetForms() throws {
-        let absolute = try XCTUnwrap(single("GET http://example.com:8080/mcp/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"))
+        let absolute = try XCTUnwrap(
+            single("GET http://example.com:8080/mcp/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"))
         XCTAssertEqual(absolute.head.targetForm, .absolute)
         XCTAssertEqual(absolute.head.path, "/mcp/x")
         XCTAssertEqual(absolute.head.originFormTarget, "/mcp/x?y=1")
@@ -233,6 +242,8 @@ final class HTTPRequestParserTests: XCTestCase {
         let limits = HTTPLimits(maxBodyBytes: 4)
         XCTAssertNotNil(single("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd", limits: limits))
         XCTAssertNotNil(
-            single("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n", limits: limits))
+            single(
+                "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n",
+                limits: limits))
     }
 }

@@ -31,11 +31,14 @@ final class HTTPRequestRefusalTests: XCTestCase {
     // MARK: CL.TE, TE.CL, TE.TE
 
     func testContentLengthAndTransferEncoding() {
-        assertRefused(post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400, smuggling: true)
-        assertRefused(post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(
+            post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(
+            post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n", status: 400, smuggling: true)
         // The CL+TE rule wins over the coding's own problems.
         assertRefused(post + "Content-Length: 4\r\nTransfer-Encoding: xchunked\r\n\r\n", status: 400, smuggling: true)
-        assertRefused(post + "Content-Length: 4\r\nTransfer-Encoding: chunked\u{0B}\r\n\r\n", status: 400, smuggling: true)
+        assertRefused(
+            post + "Content-Length: 4\r\nTransfer-Encoding: chunked\u{0B}\r\n\r\n", status: 400, smuggling: true)
     }
 
     func testObfuscatedTransferEncoding() {
@@ -45,9 +48,12 @@ final class HTTPRequestRefusalTests: XCTestCase {
         ] {
             assertRefused(post + "Transfer-Encoding: \(value)\r\n\r\n", status: 501, smuggling: true)
         }
-        assertRefused(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", status: 501, smuggling: true)
-        assertRefused(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", status: 501, smuggling: true)
-        assertRefused(bytes(post + "Transfer-Encoding: chunked") + [0xFF] + bytes("\r\n\r\n"), status: 400, smuggling: false)
+        assertRefused(
+            post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", status: 501, smuggling: true)
+        assertRefused(
+            post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", status: 501, smuggling: true)
+        assertRefused(
+            bytes(post + "Transfer-Encoding: chunked") + [0xFF] + bytes("\r\n\r\n"), status: 400, smuggling: false)
     }
 
     func testHonestUnsupportedTransferCoding() {
@@ -86,7 +92,8 @@ final class HTTPRequestRefusalTests: XCTestCase {
 
     func testContentLengthOverTheLimit() {
         assertRefused(post + "Content-Length: 1048577\r\n\r\n", status: 413, smuggling: false)
-        assertRefused(post + "Content-Length: 5\r\n\r\nabcde", status: 413, smuggling: false, limits: HTTPLimits(maxBodyBytes: 4))
+        assertRefused(
+            post + "Content-Length: 5\r\n\r\nabcde", status: 413, smuggling: false, limits: HTTPLimits(maxBodyBytes: 4))
     }
 
     // MARK: Chunked
@@ -94,7 +101,9 @@ final class HTTPRequestRefusalTests: XCTestCase {
     private let chunked = "POST /mcp HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 
     func testBadChunkSizes() {
-        for line in ["zz", "-1", " 5", "+5", "0x5", "5 x", "5x", ";a", "5\u{00}", "5;", "5;=x", "5;a=", "5;a=\"x", "5;a=b c"] {
+        for line in [
+            "zz", "-1", " 5", "+5", "0x5", "5 x", "5x", ";a", "5\u{00}", "5;", "5;=x", "5;a=", "5;a=\"x", "5;a=b c",
+        ] {
             assertRefused(chunked + "\(line)\r\nhello\r\n0\r\n\r\n", status: 400, smuggling: true)
         }
         assertRefused(chunked + "5\nhello\r\n0\r\n\r\n", status: 400, smuggling: true)
@@ -118,8 +127,11 @@ final class HTTPRequestRefusalTests: XCTestCase {
     func testChunkExtensionsTooLong() {
         var limits = HTTPLimits()
         limits.maxChunkExtensionBytes = 16
-        assertRefused(chunked + "5;" + String(repeating: "a", count: 20) + "\r\nhello\r\n0\r\n\r\n", status: 400, smuggling: false, limits: limits)
-        assertRefused(chunked + "5;" + String(repeating: "a", count: 200), status: 400, smuggling: false, limits: limits)
+        assertRefused(
+            chunked + "5;" + String(repeating: "a", count: 20) + "\r\nhello\r\n0\r\n\r\n", status: 400,
+            smuggling: false, limits: limits)
+        assertRefused(
+            chunked + "5;" + String(repeating: "a", count: 200), status: 400, smuggling: false, limits: limits)
         assertRefused(chunked + "5;" + String(repeating: "a", count: 2000), status: 400, smuggling: false)
     }
 
@@ -136,7 +148,8 @@ final class HTTPRequestRefusalTests: XCTestCase {
         assertRefused(chunked + "0\r\nContent-Length: 5\r\n\r\n", status: 400, smuggling: true)
         assertRefused(chunked + "0\r\ntransfer-encoding: chunked\r\n\r\n", status: 400, smuggling: true)
         assertRefused(chunked + "0\r\nHost: other\r\n\r\n", status: 400, smuggling: true)
-        assertRefused(chunked + "0\r\n" + String(repeating: "X-T: a\r\n", count: 101) + "\r\n", status: 431, smuggling: false)
+        assertRefused(
+            chunked + "0\r\n" + String(repeating: "X-T: a\r\n", count: 101) + "\r\n", status: 431, smuggling: false)
         assertRefused(chunked + "0\r\nX-T: " + String(repeating: "a", count: 17000), status: 431, smuggling: false)
     }
 
@@ -200,10 +213,13 @@ final class HTTPRequestRefusalTests: XCTestCase {
 
     func testMalformedRequestLines() {
         for line in [
-            "GET / HTTP/2.0", "GET / HTTP/1.2", "GET / HTTP/0.9", "GET / http/1.1", "GET / HTTP/1.1 ", "GET  / HTTP/1.1",
-            "GET /  HTTP/1.1", "GET / HTTP/1.10", "GET /", "GET", "GET /a b HTTP/1.1", "G(T / HTTP/1.1", " GET / HTTP/1.1",
+            "GET / HTTP/2.0", "GET / HTTP/1.2", "GET / HTTP/0.9", "GET / http/1.1", "GET / HTTP/1.1 ",
+            "GET  / HTTP/1.1",
+            "GET /  HTTP/1.1", "GET / HTTP/1.10", "GET /", "GET", "GET /a b HTTP/1.1", "G(T / HTTP/1.1",
+            " GET / HTTP/1.1",
             "GET /#frag HTTP/1.1", "GET * HTTP/1.1", "GET ftp://h/x HTTP/1.1", "GET http:// HTTP/1.1",
-            "GET http://u@h/ HTTP/1.1", "GET mcp HTTP/1.1", "GET /\u{7F} HTTP/1.1", "GET /é HTTP/1.1", "GET\t/ HTTP/1.1",
+            "GET http://u@h/ HTTP/1.1", "GET mcp HTTP/1.1", "GET /\u{7F} HTTP/1.1", "GET /é HTTP/1.1",
+            "GET\t/ HTTP/1.1",
         ] {
             assertRefused(line + "\r\nHost: h\r\n\r\n", status: 400, smuggling: false)
         }
@@ -220,7 +236,8 @@ final class HTTPRequestRefusalTests: XCTestCase {
     }
 
     func testTooManyEmptyLinesBeforeTheRequest() {
-        assertRefused(String(repeating: "\r\n", count: 17) + "GET / HTTP/1.1\r\nHost: h\r\n\r\n", status: 400, smuggling: false)
+        assertRefused(
+            String(repeating: "\r\n", count: 17) + "GET / HTTP/1.1\r\nHost: h\r\n\r\n", status: 400, smuggling: false)
     }
 
     // MARK: Limits
@@ -229,9 +246,12 @@ final class HTTPRequestRefusalTests: XCTestCase {
         let limits = HTTPLimits(maxHeaderBytes: 200)
         let base = "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: \r\n\r\n"
         let pad = String(repeating: "a", count: 201 - base.utf8.count)
-        assertRefused("GET / HTTP/1.1\r\nHost: h\r\nX-Pad: \(pad)\r\n\r\n", status: 431, smuggling: false, limits: limits)
+        assertRefused(
+            "GET / HTTP/1.1\r\nHost: h\r\nX-Pad: \(pad)\r\n\r\n", status: 431, smuggling: false, limits: limits)
         // Refused before the head is complete: no need to wait for the rest of a huge head.
-        assertRefused("GET / HTTP/1.1\r\nX-Pad: " + String(repeating: "a", count: 300), status: 431, smuggling: false, limits: limits)
+        assertRefused(
+            "GET / HTTP/1.1\r\nX-Pad: " + String(repeating: "a", count: 300), status: 431, smuggling: false,
+            limits: limits)
         assertRefused("GET /" + String(repeating: "a", count: 20000), status: 431, smuggling: false)
     }
 

@@ -16,7 +16,8 @@ final class HTTPResponseParserTests: XCTestCase {
         _ text: String, methods: [String] = [], finish: Bool = false, smuggling: Bool = false,
         file: StaticString = #filePath, line: UInt = #line
     ) {
-        let outcome = ParserVerifier.verifyResponses(bytes(text), methods: methods, finish: finish, file: file, line: line)
+        let outcome = ParserVerifier.verifyResponses(
+            bytes(text), methods: methods, finish: finish, file: file, line: line)
         guard let error = outcome.error else { return XCTFail("accepted: \(outcome.parts)", file: file, line: line) }
         XCTAssertEqual(error.kind, .badResponse, file: file, line: line)
         XCTAssertEqual(error.status, 502, file: file, line: line)
@@ -41,7 +42,9 @@ final class HTTPResponseParserTests: XCTestCase {
 
     func testChunkedWithTrailers() {
         let outcome = ParserVerifier.verifyResponses(
-            bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nX-Done: yes\r\n\r\n"))
+            bytes(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nX-Done: yes\r\n\r\n"
+            ))
         XCTAssertNil(outcome.error)
         XCTAssertEqual(heads(outcome.parts).first?.framing, .chunked)
         XCTAssertEqual(bodies(outcome.parts), [bytes("Wikipedia")])
@@ -134,7 +137,9 @@ final class HTTPResponseParserTests: XCTestCase {
 
     func testStatusLineWithoutReason() {
         let outcome = ParserVerifier.verifyResponses(
-            bytes("HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 \r\nContent-Length: 0\r\n\r\nHTTP/1.1 500 Oops, it broke\r\nContent-Length: 0\r\n\r\n"))
+            bytes(
+                "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\nHTTP/1.1 404 \r\nContent-Length: 0\r\n\r\nHTTP/1.1 500 Oops, it broke\r\nContent-Length: 0\r\n\r\n"
+            ))
         XCTAssertNil(outcome.error)
         XCTAssertEqual(heads(outcome.parts).map(\.status), [200, 404, 500])
         XCTAssertEqual(heads(outcome.parts).map(\.reason), ["", "", "Oops, it broke"])
@@ -168,7 +173,8 @@ final class HTTPResponseParserTests: XCTestCase {
         }
         for text in [
             "HTTP/2 200 OK\r\n\r\n", "HTTP/2.0 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n",
-            "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n", "http/1.1 200 OK\r\n\r\n", "HTTP/1.1  200 OK\r\n\r\n",
+            "HTTP/1.1 099 Low\r\n\r\n", "HTTP/1.1 600 High\r\n\r\n", "http/1.1 200 OK\r\n\r\n",
+            "HTTP/1.1  200 OK\r\n\r\n",
             "HTTP/1.1 200 O\u{00}K\r\n\r\n", "\r\nHTTP/1.1 200 OK\r\n\r\n", "<html>hello</html>",
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
         ] {
@@ -178,7 +184,8 @@ final class HTTPResponseParserTests: XCTestCase {
 
     func testOversizedResponseHead() {
         let outcome = ParserVerifier.verifyResponses(
-            bytes("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 300)), limits: HTTPLimits(maxHeaderBytes: 200))
+            bytes("HTTP/1.1 200 OK\r\nX-Big: " + String(repeating: "b", count: 300)),
+            limits: HTTPLimits(maxHeaderBytes: 200))
         XCTAssertEqual(outcome.error?.status, 502)
     }
 

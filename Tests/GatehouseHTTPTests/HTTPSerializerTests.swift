@@ -38,7 +38,9 @@ final class HTTPSerializerTests: XCTestCase {
 
     func testResponseHeadRoundTrip() throws {
         for status in [200, 201, 202, 204, 400, 401, 403, 404, 413, 429, 431, 500, 501, 502, 504, 299] {
-            let headers = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "0"), ("Vary", "Origin")])
+            let headers = HTTPHeaders([
+                ("Content-Type", "application/json"), ("Content-Length", "0"), ("Vary", "Origin"),
+            ])
             var buffer = ByteBuffer()
             HTTPSerializer.writeResponseHead(status: status, headers: headers, into: &buffer)
             var parser = HTTPResponseParser(limits: HTTPLimits())
@@ -62,7 +64,8 @@ final class HTTPSerializerTests: XCTestCase {
 
     func testChunkedRoundTrip() throws {
         var buffer = ByteBuffer()
-        HTTPSerializer.writeResponseHead(status: 200, headers: HTTPHeaders([("Transfer-Encoding", "chunked")]), into: &buffer)
+        HTTPSerializer.writeResponseHead(
+            status: 200, headers: HTTPHeaders([("Transfer-Encoding", "chunked")]), into: &buffer)
         let pieces = [bytes("data: one\n\n"), [], Array(repeating: 0x61, count: 4096), bytes("x")]
         for piece in pieces { HTTPSerializer.writeChunk(piece, into: &buffer) }
         HTTPSerializer.writeLastChunk(into: &buffer)
@@ -87,7 +90,8 @@ final class HTTPSerializerTests: XCTestCase {
         HTTPSerializer.writeResponseHead(
             status: 200,
             headers: HTTPHeaders([
-                ("X-Ok", "fine"), ("X-Evil", "a\r\nSet-Cookie: stolen"), ("Bad Name", "v"), ("", "v"), ("X-Nul", "a\u{0}b"),
+                ("X-Ok", "fine"), ("X-Evil", "a\r\nSet-Cookie: stolen"), ("Bad Name", "v"), ("", "v"),
+                ("X-Nul", "a\u{0}b"),
                 ("X-Lf", "a\nb"),
             ]), into: &buffer)
         XCTAssertEqual(string(buffer), "HTTP/1.1 200 OK\r\nX-Ok: fine\r\n\r\n")

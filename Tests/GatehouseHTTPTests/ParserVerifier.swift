@@ -112,7 +112,8 @@ enum ParserVerifier {
         let reference = parseRequests(input, limits: limits, sizes: plans[0].sizes)
         for plan in plans.dropFirst() {
             let outcome = parseRequests(input, limits: limits, sizes: plan.sizes)
-            XCTAssertEqual(outcome, reference, "\(plan.name) disagrees with whole-buffer parsing", file: file, line: line)
+            XCTAssertEqual(
+                outcome, reference, "\(plan.name) disagrees with whole-buffer parsing", file: file, line: line)
         }
         return reference
     }
@@ -126,7 +127,8 @@ enum ParserVerifier {
         let reference = parseResponses(input, methods: methods, finish: finish, limits: limits, sizes: plans[0].sizes)
         for plan in plans.dropFirst() {
             let outcome = parseResponses(input, methods: methods, finish: finish, limits: limits, sizes: plan.sizes)
-            XCTAssertEqual(outcome, reference, "\(plan.name) disagrees with whole-buffer parsing", file: file, line: line)
+            XCTAssertEqual(
+                outcome, reference, "\(plan.name) disagrees with whole-buffer parsing", file: file, line: line)
         }
         return reference
     }

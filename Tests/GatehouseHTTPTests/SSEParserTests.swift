@@ -7,7 +7,9 @@ final class SSEParserTests: XCTestCase {
     /// Feeds `input` whole, byte by byte and in random splits; all must give the same events and raws,
     /// and every raw plus the pending bytes must be the input.
     @discardableResult
-    private func verify(_ input: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> [(event: SSEEvent, raw: [UInt8])] {
+    private func verify(_ input: [UInt8], file: StaticString = #filePath, line: UInt = #line) -> [(
+        event: SSEEvent, raw: [UInt8]
+    )] {
         var reference: [(event: SSEEvent, raw: [UInt8])]?
         for plan in ParserVerifier.plans(for: input.count) {
             var parser = SSEParser()
@@ -17,11 +19,14 @@ final class SSEParserTests: XCTestCase {
                 events += parser.feed(input[offset..<(offset + size)])
                 offset += size
             }
-            XCTAssertEqual(events.flatMap(\.raw) + parser.pendingBytes, input, "\(plan.name): bytes lost", file: file, line: line)
+            XCTAssertEqual(
+                events.flatMap(\.raw) + parser.pendingBytes, input, "\(plan.name): bytes lost", file: file, line: line)
             XCTAssertEqual(parser.pendingByteCount, parser.pendingBytes.count, file: file, line: line)
             if let reference {
-                XCTAssertEqual(events.map(\.event), reference.map(\.event), "\(plan.name) disagrees", file: file, line: line)
-                XCTAssertEqual(events.map(\.raw), reference.map(\.raw), "\(plan.name) disagrees", file: file, line: line)
+                XCTAssertEqual(
+                    events.map(\.event), reference.map(\.event), "\(plan.name) disagrees", file: file, line: line)
+                XCTAssertEqual(
+                    events.map(\.raw), reference.map(\.raw), "\(plan.name) disagrees", file: file, line: line)
             } else {
                 reference = events
             }
@@ -31,18 +36,24 @@ final class SSEParserTests: XCTestCase {
 
     func testLFEvents() {
         let events = verify(bytes("event: message\ndata: {\"jsonrpc\":\"2.0\"}\nid: 7\n\ndata: second\n\n"))
-        XCTAssertEqual(events.map(\.event), [
-            SSEEvent(event: "message", data: "{\"jsonrpc\":\"2.0\"}", id: "7"), SSEEvent(data: "second"),
-        ])
-        XCTAssertEqual(events.map(\.raw), [bytes("event: message\ndata: {\"jsonrpc\":\"2.0\"}\nid: 7\n\n"), bytes("data: second\n\n")])
+        XCTAssertEqual(
+            events.map(\.event),
+            [
+                SSEEvent(event: "message", data: "{\"jsonrpc\":\"2.0\"}", id: "7"), SSEEvent(data: "second"),
+            ])
+        XCTAssertEqual(
+            events.map(\.raw),
+            [bytes("event: message\ndata: {\"jsonrpc\":\"2.0\"}\nid: 7\n\n"), bytes("data: second\n\n")])
     }
 
     func testCRLFEvents() {
         // sse-starlette (the MCP Python SDK's server) ends lines with CRLF.
         let events = verify(bytes("event: message\r\ndata: a\r\n\r\n: ping - 2026-11-27\r\n\r\ndata: b\r\n\r\n"))
-        XCTAssertEqual(events.map(\.event), [
-            SSEEvent(event: "message", data: "a"), SSEEvent(isCommentOnly: true), SSEEvent(data: "b"),
-        ])
+        XCTAssertEqual(
+            events.map(\.event),
+            [
+                SSEEvent(event: "message", data: "a"), SSEEvent(isCommentOnly: true), SSEEvent(data: "b"),
+            ])
         XCTAssertEqual(events[1].raw, bytes(": ping - 2026-11-27\r\n\r\n"))
     }
 
@@ -80,12 +91,15 @@ final class SSEParserTests: XCTestCase {
     }
 
     func testIdAndRetry() {
-        let events = verify(bytes("id: 42\nretry: 3000\ndata: x\n\nid: a\u{0}b\nretry: 12x\ndata: y\n\nid\ndata: z\n\n"))
-        XCTAssertEqual(events.map(\.event), [
-            SSEEvent(data: "x", id: "42", retry: 3000),
-            SSEEvent(data: "y"),
-            SSEEvent(data: "z", id: ""),
-        ])
+        let events = verify(
+            bytes("id: 42\nretry: 3000\ndata: x\n\nid: a\u{0}b\nretry: 12x\ndata: y\n\nid\ndata: z\n\n"))
+        XCTAssertEqual(
+            events.map(\.event),
+            [
+                SSEEvent(data: "x", id: "42", retry: 3000),
+                SSEEvent(data: "y"),
+                SSEEvent(data: "z", id: ""),
+            ])
     }
 
     func testIdWithoutDataIsReturnedForPassThrough() {
@@ -95,17 +109,22 @@ final class SSEParserTests: XCTestCase {
 
     func testUnknownFieldsAndStrayEmptyLines() {
         let events = verify(bytes("\n\nfoo: bar\n\ndata: x\n\n"))
-        XCTAssertEqual(events.map(\.event), [
-            SSEEvent(isCommentOnly: true), SSEEvent(isCommentOnly: true), SSEEvent(isCommentOnly: true), SSEEvent(data: "x"),
-        ])
+        XCTAssertEqual(
+            events.map(\.event),
+            [
+                SSEEvent(isCommentOnly: true), SSEEvent(isCommentOnly: true), SSEEvent(isCommentOnly: true),
+                SSEEvent(data: "x"),
+            ])
         XCTAssertEqual(events.map(\.raw), [bytes("\n"), bytes("\n"), bytes("foo: bar\n\n"), bytes("data: x\n\n")])
     }
 
     func testEventTypeAndCaseSensitiveNames() {
         let events = verify(bytes("event: endpoint\ndata: /messages?session_id=1\n\nDATA: ignored\nEvent: no\n\n"))
-        XCTAssertEqual(events.map(\.event), [
-            SSEEvent(event: "endpoint", data: "/messages?session_id=1"), SSEEvent(isCommentOnly: true),
-        ])
+        XCTAssertEqual(
+            events.map(\.event),
+            [
+                SSEEvent(event: "endpoint", data: "/messages?session_id=1"), SSEEvent(isCommentOnly: true),
+            ])
     }
 
     func testByteOrderMarkAtStreamStart() {
