@@ -113,3 +113,12 @@ long gh_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) { return SSL_MODE_ACCEPT_MOVIN
 long gh_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
 int gh_TLS1_2_VERSION(void) { return TLS1_2_VERSION; }
 int gh_TLS1_3_VERSION(void) { return TLS1_3_VERSION; }
+
+#include <openssl/err.h>
+
+long gh_SSL_CTX_sess_set_cache_size(SSL_CTX *ctx, long size) { return SSL_CTX_sess_set_cache_size(ctx, size); }
+long gh_SSL_CTX_set_dh_auto(SSL_CTX *ctx, int onoff) { return SSL_CTX_set_dh_auto(ctx, onoff); }
+void gh_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }
+int gh_ERR_is_unexpected_eof(unsigned long code) {
+    return ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}

@@ -64,4 +64,11 @@ long gh_SSL_MODE_RELEASE_BUFFERS(void);
 int gh_TLS1_2_VERSION(void);
 int gh_TLS1_3_VERSION(void);
 
+/* TLS (GatehousePosix TLSContext/TLSConnection): more OpenSSL macros */
+long gh_SSL_CTX_sess_set_cache_size(SSL_CTX *ctx, long size);
+long gh_SSL_CTX_set_dh_auto(SSL_CTX *ctx, int onoff);
+void gh_OPENSSL_free(void *pointer);
+/* 1 when the error code is OpenSSL 3's "unexpected EOF while reading" (peer closed without close_notify) */
+int gh_ERR_is_unexpected_eof(unsigned long code);
+
 #endif
