@@ -1,7 +1,7 @@
 /// The TLS protocol floor (`tls.min_version`).
 public enum TLSVersion: String, Sendable, CaseIterable {
-    case v1_2 = "1.2"
-    case v1_3 = "1.3"
+    case tls12 = "1.2"
+    case tls13 = "1.3"
 }
 
 /// Whether client certificates are asked for (`tls.client_auth`).

@@ -32,7 +32,7 @@ extension GatewayConfig {
         public var cert = ""
         /// PEM private key path.
         public var key = ""
-        public var minVersion = TLSVersion.v1_2
+        public var minVersion = TLSVersion.tls12
         /// OpenSSL cipher list for TLS 1.2.
         public var ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!MD5:!DSS"
         public var requireHTTPS = true

@@ -20,7 +20,7 @@ final class ConfigDefaultsTests: ConfigTestCase {
 
         XCTAssertEqual(c.tls.cert, "")
         XCTAssertEqual(c.tls.key, "")
-        XCTAssertEqual(c.tls.minVersion, .v1_2)
+        XCTAssertEqual(c.tls.minVersion, .tls12)
         XCTAssertEqual(c.tls.ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!MD5:!DSS")
         XCTAssertTrue(c.tls.requireHTTPS)
         XCTAssertEqual(c.tls.clientCA, "")
