@@ -211,12 +211,16 @@ def render_config(
     response_timeout: str = "3s",
     drain_timeout: str = "10s",
     extra: str = "",
+    server_extra: str = "",
 ) -> str:
+    """A test configuration: plain HTTP on 127.0.0.1, no rate limit, no admin listener. `server_extra`
+    lines go into [server]; `extra` is appended at the end (more tables)."""
     keys = ", ".join(json.dumps(k) for k in api_keys)
     return f"""# written by the Gatehouse end-to-end suite
 [server]
 listen = "127.0.0.1:{listen_port}"
 drain_timeout = "{drain_timeout}"
+{server_extra}
 
 [tls]
 require_https = false
@@ -249,6 +253,7 @@ class Gateway(Managed):
         response_timeout: str = "3s",
         drain_timeout: str = "10s",
         extra: str = "",
+        server_extra: str = "",
         wait_healthy: bool = True,
     ):
         if not Path(GATEHOUSE_BIN).exists():
@@ -259,7 +264,7 @@ class Gateway(Managed):
         self.upstream_url = upstream_url
         self.config_path = workdir / f"gateway-{name}.conf"
         self.config_path.write_text(
-            render_config(self.port, upstream_url, api_keys, response_timeout, drain_timeout, extra)
+            render_config(self.port, upstream_url, api_keys, response_timeout, drain_timeout, extra, server_extra)
         )
         env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV_VARS}
         super().__init__(

@@ -313,3 +313,33 @@ def test_big_chunked_body_gets_413(stacks, auth, need_gateway):
         except (BrokenPipeError, ConnectionResetError):
             pass   # the gateway may answer and close before the whole body is sent
         _error(conn.read_response(), 413, "Request body too large")
+
+
+def test_expect_100_continue(stacks, auth):
+    """`Expect: 100-continue`: an interim 100 comes before the client sends the body."""
+    stack = stacks.get("v2-stateless")
+    body = json.dumps(tool_call(4, "echo", {"text": "after continue"})).encode()
+    with rawhttp.Conn(stack.gateway.port, timeout=10) as conn:
+        conn.send(rawhttp.request_bytes(
+            "POST", "/mcp", rpc_headers(auth) + [("Content-Length", str(len(body))), ("Expect", "100-continue")],
+            host=conn.authority))
+        interim = conn.read_head()
+        assert interim.status == 100, interim
+        conn.send(body)
+        resp = conn.read_response("POST")
+    assert resp.status == 200, resp
+    assert result_text(only_message(resp)) == "after continue"
+
+
+def test_slow_head_gets_408_and_close(stacks, gateway_factory, auth):
+    """A client that never finishes its request head is answered 408 after server.header_timeout."""
+    upstream = stacks.upstream("v2-stateless")
+    gw = gateway_factory("slowloris", upstream.url, server_extra='header_timeout = "1s"')
+    with rawhttp.Conn(gw.port, timeout=20) as conn:
+        start = time.monotonic()
+        conn.send(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        resp = conn.read_response()
+        elapsed = time.monotonic() - start
+        _error(resp, 408, "Request timeout")
+        assert conn.is_closed_by_peer(3)
+    assert 0.8 <= elapsed <= 5, f"408 after {elapsed:.2f}s with header_timeout 1s"

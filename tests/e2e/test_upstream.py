@@ -159,3 +159,49 @@ def test_identity_header_names_the_key(echo_gateway, keys):
         resp = conn.read_response()
     assert resp.status == 200, resp
     assert _headers(resp.json())["x-gatehouse-principal"] == [expected]
+
+
+# --- big answers and back-pressure ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", ["v2-json", "v2-stateless"])
+def test_big_answer_arrives_whole(stacks, auth, server):
+    """A 3 MB tool result (twice that on the wire: content and structuredContent), JSON or SSE."""
+    stack = stacks.get(server)
+    size = 3_000_000
+    with rawhttp.Conn(stack.gateway.port, timeout=30) as conn:
+        if server == "v2-json":
+            from mcp_raw import initialize
+            sid = initialize(conn, auth)
+        else:
+            sid = None
+        resp = post_rpc(conn, tool_call(1, "big", {"size": size}), auth, session=sid)
+    assert resp.status == 200, resp
+    msg = [m for m in resp.rpc_messages() if m.get("id") == 1][0]
+    text = "".join(c["text"] for c in msg["result"]["content"])
+    assert len(text) == size and text.startswith("0123456789abcdef0123")
+
+
+def test_slow_reader_does_not_make_the_gateway_buffer_the_answer(stacks, gateway_factory, auth):
+    """The client asks for a ~40 MB answer and reads nothing for 3 s: the gateway must stop reading
+    the upstream (back-pressure) instead of holding the answer in memory; then it all arrives."""
+    import socket as _socket
+
+    upstream = stacks.upstream("v2-stateless")
+    gw = gateway_factory("backpressure", upstream.url)
+    proc = psutil.Process(gw.pid)
+    size = 20_000_000
+    with rawhttp.Conn(gw.port, timeout=60) as conn:
+        conn.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 65536)
+        rss_before = proc.memory_info().rss
+        conn.send(rpc_request(tool_call(1, "big", {"size": size}), auth, host=conn.authority))
+        peak = rss_before
+        for _ in range(30):
+            time.sleep(0.1)
+            peak = max(peak, proc.memory_info().rss)
+        growth = (peak - rss_before) / 2**20
+        resp = conn.read_response("POST")
+    assert resp.status == 200, resp
+    msg = [m for m in resp.rpc_messages() if m.get("id") == 1][0]
+    assert len(msg["result"]["content"][0]["text"]) == size
+    assert growth < 16, f"gateway memory grew {growth:.1f} MiB while its client read nothing of a ~40 MB answer"
