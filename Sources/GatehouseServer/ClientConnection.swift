@@ -60,6 +60,13 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private var closeWhenFlushed = false
     private var isDraining = false
     private var isProcessingInput = false
+    /// The TLS session when the listener terminates TLS; nil on plain HTTP.
+    private var tls: TLSConnection?
+    private var isHandshaking = false
+    /// The principal of a client certificate that verified against tls.client_ca.
+    private var peerCertificatePrincipal: String?
+    /// A TLS read that needs the socket writable first (or a write that needs it readable).
+    private var tlsReadWantsWrite = false
     private var headerTimer: LoopTimer!
     private var idleTimer: LoopTimer!
     private var responseTimer: LoopTimer!
@@ -79,14 +86,108 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         responseTimer = LoopTimer { weakSelf?.responseTimedOut() }
         weakSelf = self
         context.loop.register(fd, readable: true, writable: false, handler: self)
-        context.loop.arm(headerTimer, after: context.state.headerTimeoutMilliseconds)
         context.connectionOpened(self)
+        if let tlsContext = context.state.tlsContext {
+            do {
+                tls = try TLSConnection(context: tlsContext, fd: fd)
+                isHandshaking = true
+                // The handshake shares the head deadline: a client that stalls in it is a slow client too.
+                context.loop.arm(headerTimer, after: context.state.tlsHandshakeTimeoutMilliseconds)
+            } catch {
+                tlsFailed(error)
+            }
+            return
+        }
+        context.loop.arm(headerTimer, after: context.state.headerTimeoutMilliseconds)
+    }
+
+    // MARK: Transport (plain or TLS)
+
+    private func continueHandshake() {
+        guard let tls else { return }
+        do {
+            switch try tls.handshake() {
+            case .done:
+                isHandshaking = false
+                context.counters.tlsHandshakes.add(1, ordering: .relaxed)
+                peerCertificatePrincipal = tls.peerPrincipal
+                loop.cancel(headerTimer)
+                loop.arm(headerTimer, after: state.headerTimeoutMilliseconds)
+                loop.setInterest(fd, readable: true, writable: false)
+                readFromSocket()
+            case .wantRead:
+                loop.setInterest(fd, readable: true, writable: false)
+            case .wantWrite:
+                loop.setInterest(fd, readable: false, writable: true)
+            }
+        } catch {
+            tlsFailed(error)
+        }
+    }
+
+    private func tlsFailed(_ error: TLSError) {
+        if !error.isPeerGone {
+            context.logs.write(
+                SecurityEvent(
+                    .security(severity: .low, kind: "tls_handshake_failed", details: [("reason", .string(error.message))]),
+                    ipAddress: peerHost, userAgent: nil, requestID: nil))
+        }
+        close()
+    }
+
+    /// Reads into `p`: bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
+    private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
+        guard let tls else {
+            let n = Glibc.read(fd, p.baseAddress, p.count)
+            return n < 0 ? -Int(Glibc.errno) : n
+        }
+        do {
+            switch try tls.read(into: p) {
+            case .bytes(let n): return n
+            case .wantRead: return -Int(EAGAIN)
+            case .wantWrite:
+                tlsReadWantsWrite = true
+                updateInterest()
+                return -Int(EAGAIN)
+            case .closed: return 0
+            }
+        } catch {
+            return -Int(error.isPeerGone ? ECONNRESET : EIO)
+        }
+    }
+
+    /// Writes from `p`: bytes written, or minus an errno (EAGAIN: wait for writability).
+    private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
+        guard let tls else {
+            let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
+            return n < 0 ? -Int(Glibc.errno) : n
+        }
+        do {
+            switch try tls.write(p) {
+            case .bytes(let n): return n
+            case .wantRead, .wantWrite: return -Int(EAGAIN)
+            case .closed: return -Int(EPIPE)
+            }
+        } catch {
+            return -Int(error.isPeerGone ? EPIPE : EIO)
+        }
     }
 
     // MARK: Events
 
     func handleEvent(_ events: UInt32) {
-        if events & EventBits.writable != 0 { flushOutput() }
+        if isHandshaking {
+            continueHandshake()
+            return
+        }
+        if events & EventBits.writable != 0 {
+            if tlsReadWantsWrite {
+                tlsReadWantsWrite = false
+                updateInterest()
+                readFromSocket()
+            }
+            flushOutput()
+        }
         if isClosed { return }
         if events & (EventBits.readable | EventBits.error | EventBits.hangup | EventBits.readHangup) != 0 {
             readFromSocket()
@@ -99,11 +200,11 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         let inputCap = 4 * ClientConnection.readChunk + state.limits.maxHeaderBytes
         while isReading && input.readableBytes < inputCap {
             let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: ClientConnection.readChunk) { p -> Int in
-                let n = Glibc.read(fd, p.baseAddress, p.count)
-                return n < 0 ? -Int(Glibc.errno) : n
+                transportRead(p)
             }
             if r > 0 {
-                if r < ClientConnection.readChunk { break }
+                // A short plain read drained the socket; TLS hands out one record at a time, so read on.
+                if r < ClientConnection.readChunk && tls == nil { break }
                 continue
             }
             if r == 0 { eof = true; break }
@@ -231,7 +332,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     }
 
     private func authenticate(_ head: HTTPRequestHead) -> Result<Principal, AuthFailure> {
-        switch BearerCredential.parse(authorization: head.headers.first(name: "Authorization")) {
+        let authorization = head.headers.first(name: "Authorization")
+        // A verified client certificate is a credential of its own (kind mtls) when no bearer is presented.
+        if authorization == nil, state.acceptsClientCertificates, let name = peerCertificatePrincipal {
+            return .success(Principal(name: name, kind: .mtls, permissions: state.clientCertificatePermissions))
+        }
+        switch BearerCredential.parse(authorization: authorization) {
         case .failure(let f):
             return .failure(f)
         case .success(.apiKey(let key)):
@@ -529,10 +635,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private func flushOutput() {
         guard !isClosed else { return }
         while !output.isEmpty {
-            let r = output.withUnsafeReadableBytes { p -> Int in
-                let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
-                return n < 0 ? -Int(Glibc.errno) : n
-            }
+            let r = output.withUnsafeReadableBytes { p -> Int in transportWrite(p) }
             if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
             let e = Int32(-r)
             if e == EINTR { continue }
@@ -564,7 +667,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     }
 
     private func updateInterest() {
-        loop.setInterest(fd, readable: isReading, writable: wantsWrite)
+        guard !isClosed, !isHandshaking else { return }
+        loop.setInterest(fd, readable: isReading, writable: wantsWrite || tlsReadWantsWrite)
     }
 
     /// The client closed or reset: whatever was in flight for it is abandoned, the upstream connection too.
@@ -625,6 +729,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             ex.upstream = nil
             context.pool.discard(up)
         }
+        if !isHandshaking { tls?.shutdown() }
+        tls = nil
         loop.deregister(fd)
         closeDescriptor(fd)
         context.counters.activeConnections.subtract(1, ordering: .relaxed)

@@ -140,46 +140,8 @@ public final class Gateway: @unchecked Sendable {
 
     // MARK: Building the runtime snapshot
 
-    static func milliseconds(_ d: Duration) -> Int64 {
-        let c = d.components
-        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
-    }
-
     public static func makeState(_ config: GatewayConfig) throws -> GatewayState {
-        let up = config.upstream.url
-        let upstreamAddress: SocketAddress
-        do {
-            upstreamAddress = try SocketAddress.resolve(host: up.host, port: up.port)
-        } catch {
-            throw GatewayStartError(message: "upstream.url: cannot resolve \(up.host): \(error)", isConfiguration: true)
-        }
-        let entries = config.auth.apiKeys.map {
-            APIKeyEntry(name: $0.name, digest: $0.digest, permissions: $0.permissions)
-        }
-        var limits = HTTPLimits(maxHeaderBytes: config.server.maxHeaderBytes, maxBodyBytes: config.server.maxBodyBytes)
-        limits.maxHeaderCount = 100
-        return GatewayState(
-            limits: limits,
-            headerTimeoutMilliseconds: milliseconds(config.server.headerTimeout),
-            idleTimeoutMilliseconds: milliseconds(config.server.idleTimeout),
-            connectTimeoutMilliseconds: milliseconds(config.upstream.connectTimeout),
-            responseTimeoutMilliseconds: milliseconds(config.upstream.responseTimeout),
-            drainTimeoutMilliseconds: milliseconds(config.server.drainTimeout),
-            maxConnections: config.server.maxConnections,
-            maxIdleUpstreamConnections: config.upstream.maxIdleConnections,
-            upstreamAddress: upstreamAddress,
-            upstreamAuthority: up.authority,
-            upstreamBasePath: up.basePath == "/" ? "" : up.basePath,
-            hostHeader: config.upstream.hostHeader == .client ? .client : .upstream,
-            forwardAuthorization: config.upstream.forwardAuthorization,
-            forwardOrigin: config.upstream.forwardOrigin,
-            identityHeader: config.upstream.identityHeader,
-            apiKeys: APIKeyStore(entries: entries),
-            acceptsAPIKeys: config.auth.accepts(.apiKey),
-            mcpPaths: Set(config.mcp.paths),
-            securityHeaders: config.headers.map { ($0.name, $0.value) },
-            trustedProxies: config.server.trustedProxies,
-            isTLS: config.tls.isEnabled)
+        try GatewayState(config: config)
     }
 
     static func makeLogs(_ logging: GatewayConfig.LoggingSettings) throws -> GatewayLogs {

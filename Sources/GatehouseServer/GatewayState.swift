@@ -5,7 +5,7 @@ import GatehousePosix
 
 /// Everything the per-request path needs, checked and precomputed once per configuration (at start and on
 /// each SIGHUP): the hot path never looks at raw configuration. Immutable; a reload builds a new one and
-/// hands it to every loop.
+/// hands it to every loop (so new handshakes get a reloaded certificate while live connections carry on).
 public final class GatewayState: Sendable {
     /// How the upstream's Host header is chosen.
     public enum HostHeaderMode: Sendable { case upstream, client }
@@ -16,6 +16,7 @@ public final class GatewayState: Sendable {
     public let connectTimeoutMilliseconds: Int64
     public let responseTimeoutMilliseconds: Int64
     public let drainTimeoutMilliseconds: Int64
+    public let tlsHandshakeTimeoutMilliseconds: Int64
     public let maxConnections: Int
     public let maxIdleUpstreamConnections: Int
 
@@ -32,48 +33,83 @@ public final class GatewayState: Sendable {
 
     public let apiKeys: APIKeyStore
     public let acceptsAPIKeys: Bool
+    /// A verified client certificate authenticates (tls.client_auth on and "mtls" in auth.methods).
+    public let acceptsClientCertificates: Bool
+    /// Permissions of a certificate principal: `auth.default_api_key_permissions`.
+    public let clientCertificatePermissions: [String]
     /// Paths whose POST bodies are MCP messages (read whole and inspected).
     public let mcpPaths: Set<String>
     /// Security headers added to every answer (HSTS already left out when the listener is plain HTTP).
     public let securityHeaders: [(String, String)]
-    /// Lower-cased names of `securityHeaders` (and of defaults removed with ""), replaced in upstream answers.
+    /// Lower-cased names of `securityHeaders`, replaced in upstream answers.
     public let securityHeaderNames: Set<String>
     /// Addresses whose X-Forwarded-For is believed.
     public let trustedProxies: [CIDR]
-    public let isTLS: Bool
+    /// The server TLS context (certificate, key, versions, client CA); nil on plain HTTP.
+    public let tlsContext: TLSContext?
+    public var isTLS: Bool { tlsContext != nil }
 
-    public init(
-        limits: HTTPLimits, headerTimeoutMilliseconds: Int64, idleTimeoutMilliseconds: Int64,
-        connectTimeoutMilliseconds: Int64, responseTimeoutMilliseconds: Int64, drainTimeoutMilliseconds: Int64,
-        maxConnections: Int, maxIdleUpstreamConnections: Int, upstreamAddress: SocketAddress,
-        upstreamAuthority: String, upstreamBasePath: String, hostHeader: HostHeaderMode,
-        forwardAuthorization: Bool, forwardOrigin: Bool, identityHeader: String, apiKeys: APIKeyStore,
-        acceptsAPIKeys: Bool, mcpPaths: Set<String>, securityHeaders: [(String, String)],
-        trustedProxies: [CIDR], isTLS: Bool
-    ) {
+    /// Compiles `config`; throws `GatewayStartError` for what only shows when used (an unresolvable
+    /// upstream, a certificate that does not match its key).
+    public init(config: GatewayConfig) throws {
+        let up = config.upstream.url
+        do {
+            upstreamAddress = try SocketAddress.resolve(host: up.host, port: up.port)
+        } catch {
+            throw GatewayStartError(message: "upstream.url: cannot resolve \(up.host): \(error)", isConfiguration: true)
+        }
+        if config.tls.isEnabled {
+            let settings = TLSServerSettings(
+                certificatePath: config.tls.cert, privateKeyPath: config.tls.key,
+                minimumVersion: config.tls.minVersion.rawValue, ciphers: config.tls.ciphers,
+                clientCAPath: config.tls.clientCA,
+                clientAuth: {
+                    switch config.tls.clientAuth {
+                    case .off: return .off
+                    case .optional: return .optional
+                    case .require: return .require
+                    }
+                }())
+            do {
+                tlsContext = try TLSContext(server: settings)
+            } catch {
+                throw GatewayStartError(message: "tls: \(error.message)", isConfiguration: true)
+            }
+        } else {
+            tlsContext = nil
+        }
+        var limits = HTTPLimits(maxHeaderBytes: config.server.maxHeaderBytes, maxBodyBytes: config.server.maxBodyBytes)
+        limits.maxHeaderCount = 100
         self.limits = limits
-        self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
-        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
-        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
-        self.responseTimeoutMilliseconds = responseTimeoutMilliseconds
-        self.drainTimeoutMilliseconds = drainTimeoutMilliseconds
-        self.maxConnections = maxConnections
-        self.maxIdleUpstreamConnections = maxIdleUpstreamConnections
-        self.upstreamAddress = upstreamAddress
-        self.upstreamAuthority = upstreamAuthority
-        self.upstreamBasePath = upstreamBasePath
-        self.hostHeader = hostHeader
-        self.forwardAuthorization = forwardAuthorization
-        self.forwardOrigin = forwardOrigin
-        self.identityHeader = identityHeader
-        self.apiKeys = apiKeys
-        self.acceptsAPIKeys = acceptsAPIKeys
-        self.mcpPaths = mcpPaths
-        self.securityHeaders = isTLS
-            ? securityHeaders
-            : securityHeaders.filter { !$0.0.lowercased().hasPrefix("strict-transport-security") }
-        self.securityHeaderNames = Set(securityHeaders.map { $0.0.lowercased() })
-        self.trustedProxies = trustedProxies
-        self.isTLS = isTLS
+        headerTimeoutMilliseconds = Self.milliseconds(config.server.headerTimeout)
+        idleTimeoutMilliseconds = Self.milliseconds(config.server.idleTimeout)
+        connectTimeoutMilliseconds = Self.milliseconds(config.upstream.connectTimeout)
+        responseTimeoutMilliseconds = Self.milliseconds(config.upstream.responseTimeout)
+        drainTimeoutMilliseconds = Self.milliseconds(config.server.drainTimeout)
+        tlsHandshakeTimeoutMilliseconds = Self.milliseconds(config.tls.handshakeTimeout)
+        maxConnections = config.server.maxConnections
+        maxIdleUpstreamConnections = config.upstream.maxIdleConnections
+        upstreamAuthority = up.authority
+        upstreamBasePath = up.basePath == "/" ? "" : up.basePath
+        hostHeader = config.upstream.hostHeader == .client ? .client : .upstream
+        forwardAuthorization = config.upstream.forwardAuthorization
+        forwardOrigin = config.upstream.forwardOrigin
+        identityHeader = config.upstream.identityHeader
+        apiKeys = APIKeyStore(
+            entries: config.auth.apiKeys.map { APIKeyEntry(name: $0.name, digest: $0.digest, permissions: $0.permissions) })
+        acceptsAPIKeys = config.auth.accepts(.apiKey)
+        acceptsClientCertificates = config.auth.accepts(.mtls) && config.tls.clientAuth != .off && config.tls.isEnabled
+        clientCertificatePermissions = config.auth.defaultAPIKeyPermissions
+        mcpPaths = Set(config.mcp.paths)
+        let headers = config.headers.map { ($0.name, $0.value) }
+        securityHeaders = config.tls.isEnabled
+            ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
+        securityHeaderNames = Set(headers.map { $0.0.lowercased() })
+        trustedProxies = config.server.trustedProxies
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let c = d.components
+        return c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
     }
 }

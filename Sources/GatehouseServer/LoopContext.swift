@@ -29,6 +29,7 @@ public final class GatewayLogs: Sendable {
 public final class GatewayCounters: Sendable {
     public let activeConnections = Atomic<Int>(0)
     public let requests = Atomic<Int>(0)
+    public let tlsHandshakes = Atomic<Int>(0)
 
     public init() {}
 }
