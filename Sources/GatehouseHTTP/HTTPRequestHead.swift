@@ -46,18 +46,18 @@ public struct HTTPRequestHead: Sendable, Equatable {
         return .absolute
     }
 
-    /// The target as origin-form: itself for origin-form, path and query of an absolute-form target ("/"
-    /// when it has no path), "" for the authority and asterisk forms. Forward this, not `target`, so the
-    /// upstream routes on the same path the gateway checked.
+    /// The target to forward: itself for origin-form, the path and query of an absolute-form target ("/"
+    /// when it has no path), "*" for asterisk-form, the target as is for authority-form. Forward this,
+    /// not `target`, so the upstream routes on the same path the gateway checked.
     public var originFormTarget: Substring {
         switch targetForm {
-        case .origin: return target[...]
-        case .authority, .asterisk: return ""
+        case .origin, .authority, .asterisk: return target[...]
         case .absolute:
             guard let schemeEnd = target.firstRange(of: "://") else { return "/" }
             let rest = target[schemeEnd.upperBound...]
-            guard let pathStart = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
-            if rest[pathStart] == "?" { return ("/" + rest[pathStart...])[...] }
+            guard let pathStart = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") })
+            else { return "/" }
+            if rest.utf8[pathStart] == UInt8(ascii: "?") { return ("/" + rest[pathStart...])[...] }
             return rest[pathStart...]
         }
     }
@@ -65,14 +65,14 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// The path of the target: `originFormTarget` up to the first "?". Policies match on this.
     public var path: Substring {
         let origin = originFormTarget
-        if let question = origin.firstIndex(of: "?") { return origin[..<question] }
+        if let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) { return origin[..<question] }
         return origin
     }
 
     /// The query after the first "?", without it; nil when there is none.
     public var query: Substring? {
         let origin = originFormTarget
-        guard let question = origin.firstIndex(of: "?") else { return nil }
-        return origin[origin.index(after: question)...]
+        guard let question = origin.utf8.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return origin[origin.utf8.index(after: question)...]
     }
 }
