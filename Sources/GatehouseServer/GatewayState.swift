@@ -53,6 +53,12 @@ public final class GatewayState: Sendable {
     /// upstream, a certificate that does not match its key).
     public init(config: GatewayConfig) throws {
         let up = config.upstream.url
+        if up.isTLS {
+            // Refused rather than silently spoken to in plain text; the sidecar upstream is plain HTTP on loopback.
+            throw GatewayStartError(
+                message: "upstream.url: https upstreams are not supported by this build; use http:// (the MCP server beside the gateway)",
+                isConfiguration: true)
+        }
         do {
             upstreamAddress = try SocketAddress.resolve(host: up.host, port: up.port)
         } catch {
