@@ -84,7 +84,9 @@ public enum SelfSignedCertificate {
             throw TLSError.drainingQueue("cannot fill in the certificate")
         }
         var alternativeNames = "DNS:localhost,IP:127.0.0.1,IP:::1"
-        if commonName != "localhost" && isHostName(commonName) { alternativeNames = "DNS:\(commonName)," + alternativeNames }
+        if commonName != "localhost" && isHostName(commonName) {
+            alternativeNames = "DNS:\(commonName)," + alternativeNames
+        }
         let extensions: [(Int32, String)] = [
             (NID_basic_constraints, "critical,CA:FALSE"),
             (NID_ext_key_usage, "serverAuth"),

@@ -208,7 +208,8 @@ public final class TLSContext: @unchecked Sendable {
             if reasons.contains("key values mismatch") {
                 throw TLSError("certificate and key do not match (\(chain), \(key)): \(reasons)")
             }
-            throw TLSError(reasons.isEmpty ? "cannot load private key \(key)" : "cannot load private key \(key): \(reasons)")
+            throw TLSError(
+                reasons.isEmpty ? "cannot load private key \(key)" : "cannot load private key \(key): \(reasons)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             let reasons = TLSError.drainErrorQueue()

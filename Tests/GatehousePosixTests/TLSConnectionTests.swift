@@ -52,8 +52,10 @@ final class TLSConnectionTests: XCTestCase {
         XCTAssertEqual(pair.client.alpn, "http/1.1")
         XCTAssertFalse(pair.server.isResumed)
         XCTAssertNil(pair.server.peerPrincipal)
-        XCTAssertEqual(try transfer("GET / HTTP/1.1\r\n\r\n", from: pair.client, to: pair.server), "GET / HTTP/1.1\r\n\r\n")
-        XCTAssertEqual(try transfer("HTTP/1.1 200 OK\r\n\r\n", from: pair.server, to: pair.client), "HTTP/1.1 200 OK\r\n\r\n")
+        XCTAssertEqual(
+            try transfer("GET / HTTP/1.1\r\n\r\n", from: pair.client, to: pair.server), "GET / HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(
+            try transfer("HTTP/1.1 200 OK\r\n\r\n", from: pair.server, to: pair.client), "HTTP/1.1 200 OK\r\n\r\n")
     }
 
     func testTLS12HandshakeUsesTheConfiguredCipherList() throws {
@@ -97,7 +99,9 @@ final class TLSConnectionTests: XCTestCase {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while offset < payload.count {
             // A moving buffer: every attempt passes a fresh slice of the same bytes.
-            let result = try payload.withUnsafeBytes { try pair.server.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            let result = try payload.withUnsafeBytes {
+                try pair.server.write(UnsafeRawBufferPointer(rebasing: $0[offset...]))
+            }
             switch result {
             case .bytes(let n):
                 XCTAssertGreaterThan(n, 0)
@@ -198,7 +202,9 @@ final class TLSConnectionTests: XCTestCase {
         for _ in 0..<64 {
             let length = Int.random(in: 1...600, using: &generator)
             var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
-            if Bool.random(using: &generator) { bytes.replaceSubrange(0..<min(3, length), with: [0x16, 0x03, 0x01].prefix(length)) }
+            if Bool.random(using: &generator) {
+                bytes.replaceSubrange(0..<min(3, length), with: [0x16, 0x03, 0x01].prefix(length))
+            }
             inputs.append(bytes)
         }
         var sawPlainHTTP = false
@@ -263,7 +269,8 @@ final class TLSConnectionTests: XCTestCase {
 
     func testRequireWithoutCertificateFailsTheHandshake() throws {
         for version: Int32 in [0x0303, 0x0304] {
-            let (pair, outcome) = try connect(server: mTLSServer(.require), client: clientContext(maximumVersion: version))
+            let (pair, outcome) = try connect(
+                server: mTLSServer(.require), client: clientContext(maximumVersion: version))
             let message = try XCTUnwrap(outcome.serverError, "\(version)")
             XCTAssertTrue(message.contains("peer did not return a certificate"), message)
             // TLS 1.3: the client finished first and learns it from the alert on its first read.

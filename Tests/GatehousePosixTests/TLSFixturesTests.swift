@@ -33,8 +33,10 @@ final class TLSFixtures: @unchecked Sendable {
         try makeCA("intermediate", subject: "/CN=Gatehouse Test Intermediate", signer: "ca")
         try makeLeaf(
             "server", subject: "/CN=localhost", signer: "intermediate",
-            extensions: "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
-        let chain = try String(contentsOfFile: directory + "/server.pem", encoding: .utf8)
+            extensions:
+                "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
+        let chain =
+            try String(contentsOfFile: directory + "/server.pem", encoding: .utf8)
             + String(contentsOfFile: directory + "/intermediate.pem", encoding: .utf8)
         try chain.write(toFile: serverChainPath, atomically: true, encoding: .utf8)
         let clientUsage = "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"
@@ -192,7 +194,9 @@ enum TLSPump {
         var offset = 0
         var spins = 0
         while offset < bytes.count {
-            let result = try bytes.withUnsafeBytes { try connection.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            let result = try bytes.withUnsafeBytes {
+                try connection.write(UnsafeRawBufferPointer(rebasing: $0[offset...]))
+            }
             switch result {
             case .bytes(let n): offset += n
             case .wantRead, .wantWrite:
@@ -286,7 +290,9 @@ enum TLSPollDriver {
         let deadline = Date().addingTimeInterval(timeout)
         var offset = 0
         while offset < bytes.count && Date() < deadline {
-            let result = try bytes.withUnsafeBytes { try connection.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            let result = try bytes.withUnsafeBytes {
+                try connection.write(UnsafeRawBufferPointer(rebasing: $0[offset...]))
+            }
             switch result {
             case .bytes(let n): offset += n
             case .wantRead: _ = wait(fd, for: .wantRead, deadline: deadline)
@@ -341,9 +347,14 @@ final class TLSOpenSSLClient: @unchecked Sendable {
         input.fileHandleForWriting.write(Data(text.utf8))
     }
 
-    /// Closes stdin (s_client then sends close_notify and exits) and waits for the exit.
-    func finish(timeout: TimeInterval = 10) -> String {
+    /// Closes stdin: s_client sends close_notify, then waits up to 500 ms for the server to close.
+    func closeInput() {
         try? input.fileHandleForWriting.close()
+    }
+
+    /// Closes stdin and waits for the exit.
+    func finish(timeout: TimeInterval = 10) -> String {
+        closeInput()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { process.terminate() }
