@@ -40,6 +40,16 @@ GATEWAY_ENV_VARS = (
 _LIVE: list["Managed"] = []
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it if the test process dies without a teardown (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort on other platforms
+        pass
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -73,7 +83,7 @@ class Managed:
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=str(cwd) if cwd else None,
+            env=env, cwd=str(cwd) if cwd else None, preexec_fn=_die_with_parent,
         )
         _LIVE.append(self)
 
@@ -339,7 +349,8 @@ def run_client_v1(url: str, key: str | None, transport: str = "streamable-http",
     if key:
         argv += ["--key", key]
     argv += extra or []
-    proc = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          preexec_fn=_die_with_parent)
     out = proc.stdout.decode(errors="replace").strip().splitlines()
     if proc.returncode != 0 or not out:
         raise AssertionError(
