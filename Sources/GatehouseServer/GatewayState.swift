@@ -26,6 +26,10 @@ public final class GatewayState: Sendable {
     /// A path prefix of the upstream URL ("" or "/base"), prepended to forwarded targets.
     public let upstreamBasePath: String
     public let hostHeader: HostHeaderMode
+    /// Client TLS towards an https upstream (system trust store or upstream.ca_file); nil for http.
+    public let upstreamTLSContext: TLSContext?
+    /// SNI and the name the upstream certificate must carry.
+    public let upstreamServerName: String
     public let forwardAuthorization: Bool
     public let forwardOrigin: Bool
     /// The header carrying the principal to the upstream; "" disables it.
@@ -54,11 +58,17 @@ public final class GatewayState: Sendable {
     public init(config: GatewayConfig) throws {
         let up = config.upstream.url
         if up.isTLS {
-            // Refused rather than silently spoken to in plain text; the sidecar upstream is plain HTTP on loopback.
-            throw GatewayStartError(
-                message: "upstream.url: https upstreams are not supported by this build; use http:// (the MCP server beside the gateway)",
-                isConfiguration: true)
+            do {
+                upstreamTLSContext = try TLSContext(
+                    clientCAFile: config.upstream.caFile.isEmpty ? nil : config.upstream.caFile,
+                    verifyPeer: config.upstream.tlsVerify)
+            } catch {
+                throw GatewayStartError(message: "upstream.ca_file: \(error.message)", isConfiguration: true)
+            }
+        } else {
+            upstreamTLSContext = nil
         }
+        upstreamServerName = up.host
         do {
             upstreamAddress = try SocketAddress.resolve(host: up.host, port: up.port)
         } catch {

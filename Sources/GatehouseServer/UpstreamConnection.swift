@@ -26,37 +26,64 @@ final class UpstreamConnection: EventHandler {
     weak var pool: UpstreamPool?
     /// Reused from the pool (a failure before any response byte may be retried on a fresh connection).
     var wasReused = false
+    /// The configuration it was opened under: after a reload, idle connections of an older one are closed
+    /// instead of reused (the upstream address or its TLS settings may have changed).
+    weak var openedUnder: GatewayState?
     var isReading = true
     private var wantsWrite = false
     let connectTimer: LoopTimer
+    /// TLS to an https upstream; the handshake runs after the TCP connect, before any request byte.
+    private var tls: TLSConnection?
+    private var tlsWantsWrite = false
 
-    init(loop: EventLoop, fd: Int32, connecting: Bool, limits: HTTPLimits) {
+    init(loop: EventLoop, fd: Int32, connecting: Bool, limits: HTTPLimits, tls: TLSConnection?) {
         self.loop = loop
         self.fd = fd
-        self.state = connecting ? .connecting : .connected
+        self.tls = tls
+        self.state = connecting || tls != nil ? .connecting : .connected
         self.parser = HTTPResponseParser(limits: limits)
         weak var weakSelf: UpstreamConnection?
         connectTimer = LoopTimer { weakSelf?.connectTimedOut() }
         weakSelf = self
-        loop.register(fd, readable: !connecting, writable: connecting, handler: self)
+        let isConnecting = state == .connecting
+        loop.register(fd, readable: !isConnecting, writable: isConnecting, handler: self)
     }
 
     func handleEvent(_ events: UInt32) {
         if state == .connecting {
-            guard events & (EventBits.writable | EventBits.error | EventBits.hangup) != 0 else { return }
+            guard events & (EventBits.writable | EventBits.readable | EventBits.error | EventBits.hangup) != 0 else { return }
             let err = Socket.pendingError(fd)
-            loop.cancel(connectTimer)
             if err != 0 {
-                let d = delegate
-                close()
-                d?.upstreamFailed(self, error: SystemError("connect", errno: err), beforeResponse: true)
+                failConnect(SystemError("connect", errno: err))
                 return
             }
+            if let tls {
+                do {
+                    switch try tls.handshake() {
+                    case .wantRead:
+                        loop.setInterest(fd, readable: true, writable: false)
+                        return
+                    case .wantWrite:
+                        loop.setInterest(fd, readable: false, writable: true)
+                        return
+                    case .done: break
+                    }
+                } catch {
+                    failConnect(SystemError("TLS handshake with the upstream: \(error.message)", errno: ECONNREFUSED))
+                    return
+                }
+            }
+            loop.cancel(connectTimer)
             state = .connected
             updateInterest()
             delegate?.upstreamConnected(self)
             if state == .connected && !output.isEmpty { flush() }
             return
+        }
+        if tlsWantsWrite && events & EventBits.writable != 0 {
+            tlsWantsWrite = false
+            updateInterest()
+            readAvailable()
         }
         if events & EventBits.writable != 0 { flush() }
         guard state == .connected else { return }
@@ -67,9 +94,51 @@ final class UpstreamConnection: EventHandler {
 
     private func connectTimedOut() {
         guard state == .connecting else { return }
+        failConnect(SystemError("connect", errno: ETIMEDOUT))
+    }
+
+    private func failConnect(_ error: SystemError) {
+        loop.cancel(connectTimer)
         let d = delegate
         close()
-        d?.upstreamFailed(self, error: SystemError("connect", errno: ETIMEDOUT), beforeResponse: true)
+        d?.upstreamFailed(self, error: error, beforeResponse: true)
+    }
+
+    /// Bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
+    private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
+        guard let tls else {
+            let n = Glibc.read(fd, p.baseAddress, p.count)
+            return n < 0 ? -Int(Glibc.errno) : n
+        }
+        do {
+            switch try tls.read(into: p) {
+            case .bytes(let n): return n
+            case .wantRead: return -Int(EAGAIN)
+            case .wantWrite:
+                tlsWantsWrite = true
+                updateInterest()
+                return -Int(EAGAIN)
+            case .closed: return 0
+            }
+        } catch {
+            return -Int(error.isPeerGone ? ECONNRESET : EIO)
+        }
+    }
+
+    private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
+        guard let tls else {
+            let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
+            return n < 0 ? -Int(Glibc.errno) : n
+        }
+        do {
+            switch try tls.write(p) {
+            case .bytes(let n): return n
+            case .wantRead, .wantWrite: return -Int(EAGAIN)
+            case .closed: return -Int(EPIPE)
+            }
+        } catch {
+            return -Int(error.isPeerGone ? EPIPE : EIO)
+        }
     }
 
     private func readAvailable() {
@@ -78,11 +147,14 @@ final class UpstreamConnection: EventHandler {
         var gotBytes = false
         readLoop: while input.readableBytes < 256 * 1024 {
             do {
-                let r = try input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
-                    let n = Glibc.read(fd, p.baseAddress, p.count)
-                    return n < 0 ? -Int(Glibc.errno) : n
+                let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
+                    transportRead(p)
                 }
-                if r > 0 { gotBytes = true; if r < 16 * 1024 { break readLoop }; continue }
+                if r > 0 {
+                    gotBytes = true
+                    if r < 16 * 1024 && tls == nil { break readLoop }
+                    continue
+                }
                 if r == 0 { eof = true; break readLoop }
                 let e = Int32(-r)
                 if e == EINTR { continue }
@@ -108,10 +180,7 @@ final class UpstreamConnection: EventHandler {
     func flush() {
         guard state == .connected else { return }
         while !output.isEmpty {
-            let r = output.withUnsafeReadableBytes { p -> Int in
-                let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
-                return n < 0 ? -Int(Glibc.errno) : n
-            }
+            let r = output.withUnsafeReadableBytes { p -> Int in transportWrite(p) }
             if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
             let e = Int32(-r)
             if e == EINTR { continue }
@@ -140,13 +209,14 @@ final class UpstreamConnection: EventHandler {
     private func updateInterest() {
         guard state != .closed else { return }
         if state == .connecting { loop.setInterest(fd, readable: false, writable: true); return }
-        loop.setInterest(fd, readable: isReading, writable: wantsWrite)
+        loop.setInterest(fd, readable: isReading, writable: wantsWrite || tlsWantsWrite)
     }
 
     func close() {
         guard state != .closed else { return }
         state = .closed
         loop.cancel(connectTimer)
+        tls = nil
         loop.deregister(fd)
         closeDescriptor(fd)
         delegate = nil
@@ -168,7 +238,7 @@ final class UpstreamPool {
     /// A pooled connection that is still alive, or a new one (connecting).
     func acquire(state: GatewayState) throws(SystemError) -> UpstreamConnection {
         while let c = idle.popLast() {
-            if c.state == .connected && !Socket.isStale(c.fd) && c.input.isEmpty {
+            if c.state == .connected && c.openedUnder === state && !Socket.isStale(c.fd) && c.input.isEmpty {
                 c.wasReused = true
                 c.isReading = true
                 c.parser = HTTPResponseParser(limits: state.limits)
@@ -178,10 +248,21 @@ final class UpstreamPool {
             openCount -= 1
         }
         let (fd, inProgress) = try Socket.connect(to: state.upstreamAddress)
-        let c = UpstreamConnection(loop: loop, fd: fd, connecting: inProgress, limits: state.limits)
+        var session: TLSConnection?
+        if let context = state.upstreamTLSContext {
+            do {
+                session = try TLSConnection(context: context, fd: fd, serverName: state.upstreamServerName)
+            } catch {
+                closeDescriptor(fd)
+                throw SystemError("TLS to the upstream: \(error.message)", errno: EPROTO)
+            }
+        }
+        let c = UpstreamConnection(loop: loop, fd: fd, connecting: inProgress, limits: state.limits, tls: session)
         c.pool = self
+        c.openedUnder = state
         openCount += 1
-        if inProgress { loop.arm(c.connectTimer, after: state.connectTimeoutMilliseconds) }
+        // The connect timeout covers the TCP connect and the TLS handshake.
+        if c.state == .connecting { loop.arm(c.connectTimer, after: state.connectTimeoutMilliseconds) }
         return c
     }
 
