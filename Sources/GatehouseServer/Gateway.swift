@@ -28,6 +28,8 @@ public final class Gateway: @unchecked Sendable {
     /// The address the gateway listens on (with the real port when port 0 was asked for).
     public private(set) var boundAddress: SocketAddress
     private let drainedLoops = Atomic<Int>(0)
+    /// Where the admin listener really listens (port 0 resolved), when there is one.
+    public internal(set) var adminAddress: SocketAddress?
     /// Objects that live as long as the gateway (the demo server's listener).
     private var extras: [AnyObject] = []
 
@@ -87,6 +89,18 @@ public final class Gateway: @unchecked Sendable {
 
     func retainExtra(_ object: AnyObject) {
         extras.append(object)
+    }
+
+    /// The Prometheus text of /metrics.
+    func renderMetrics() -> [UInt8] {
+        var out = ""
+        out += "# HELP gatehouse_connections_active Client connections open now.\n"
+        out += "# TYPE gatehouse_connections_active gauge\n"
+        out += "gatehouse_connections_active \(counters.activeConnections.load(ordering: .relaxed))\n"
+        out += "# HELP gatehouse_tls_handshakes_total TLS handshakes completed.\n"
+        out += "# TYPE gatehouse_tls_handshakes_total counter\n"
+        out += "gatehouse_tls_handshakes_total \(counters.tlsHandshakes.load(ordering: .relaxed))\n"
+        return Array(out.utf8)
     }
 
     public func start() {

@@ -27,6 +27,7 @@ enum RunCommand {
         let gateway: Gateway
         do {
             gateway = try Gateway(config: loaded.config)
+            if let admin = loaded.config.admin.listen { try gateway.attachAdminServer(admin) }
         } catch let e as GatewayStartError {
             return CommandLineInterface.fail(e.message, code: e.isConfiguration ? 2 : 1)
         } catch {

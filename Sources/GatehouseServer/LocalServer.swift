@@ -2,12 +2,30 @@ import GatehouseHTTP
 import GatehousePosix
 import Glibc
 
-/// Serves the built-in sample MCP server (`DemoMCPServer`) on the gateway's own event loop: plain HTTP on
-/// loopback, one request at a time per connection, SSE events written after their delays by a loop timer.
-final class DemoConnection: EventHandler {
+/// An answer of a built-in endpoint: complete, or a chunked stream whose pieces are written after delays.
+enum LocalResponse {
+    case complete(status: Int, headers: HTTPHeaders, body: [UInt8])
+    case stream(status: Int, headers: HTTPHeaders, events: [DemoMCPStreamEvent])
+
+    init(_ demo: DemoMCPResponse) {
+        switch demo {
+        case .complete(let status, let headers, let body): self = .complete(status: status, headers: headers, body: body)
+        case .stream(let status, let headers, let events): self = .stream(status: status, headers: headers, events: events)
+        }
+    }
+}
+
+/// Answers one request of a built-in endpoint, now or later (`respond` may be kept and called from a loop
+/// callback, e.g. after an upstream connect check).
+typealias LocalHandler = (_ head: HTTPRequestHead, _ body: [UInt8], _ respond: @escaping (LocalResponse) -> Void) -> Void
+
+/// Plain HTTP for the gateway's own small servers (the demo MCP server, the admin listener) on the
+/// gateway's event loop: one request at a time per connection, streamed pieces written after their delays.
+final class LocalServerConnection: EventHandler {
     unowned let loop: EventLoop
     let fd: Int32
-    let server: DemoMCPServer
+    let handler: LocalHandler
+    private var isAwaitingResponse = false
     private var input = ByteBuffer(capacity: 16 * 1024)
     private var output = ByteBuffer(capacity: 4096)
     private var parser = HTTPRequestParser(limits: HTTPLimits(maxHeaderBytes: 16384, maxBodyBytes: 8 << 20))
@@ -20,11 +38,11 @@ final class DemoConnection: EventHandler {
     private var wantsWrite = false
     private var eventTimer: LoopTimer!
 
-    init(loop: EventLoop, fd: Int32, server: DemoMCPServer) {
+    init(loop: EventLoop, fd: Int32, handler: @escaping LocalHandler) {
         self.loop = loop
         self.fd = fd
-        self.server = server
-        weak var weakSelf: DemoConnection?
+        self.handler = handler
+        weak var weakSelf: LocalServerConnection?
         eventTimer = LoopTimer { weakSelf?.writeNextEvent() }
         weakSelf = self
         loop.register(fd, readable: true, writable: false, handler: self)
@@ -48,7 +66,7 @@ final class DemoConnection: EventHandler {
     }
 
     private func process() {
-        while !isClosed && !isStreaming && !closeAfterResponse {
+        while !isClosed && !isStreaming && !closeAfterResponse && !isAwaitingResponse {
             let part: HTTPRequestPart?
             do {
                 part = try parser.next(&input)
@@ -67,13 +85,21 @@ final class DemoConnection: EventHandler {
                 body.append(contentsOf: bytes)
             case .end:
                 guard let h = head else { return }
-                if !h.keepAlive { closeAfterResponse = true }
-                respond(server.handle(method: h.method, target: h.target, headers: h.headers, body: body), method: h.method)
+                isAwaitingResponse = true
+                let method = h.method
+                let keepAlive = h.keepAlive
+                handler(h, body) { [weak self] response in
+                    guard let self, !self.isClosed else { return }
+                    self.isAwaitingResponse = false
+                    if !keepAlive { self.closeAfterResponse = true }
+                    self.respond(response, method: method)
+                    if !self.isStreaming { self.process() }
+                }
             }
         }
     }
 
-    private func respond(_ response: DemoMCPResponse, method: String) {
+    private func respond(_ response: LocalResponse, method: String) {
         switch response {
         case .complete(let status, let headers, let body):
             var h = headers
@@ -158,11 +184,17 @@ extension Gateway {
 
     /// Serves the demo MCP server on the first event loop.
     public func attachDemoServer(fd: Int32) {
-        let loop = loops[0]
         let server = DemoMCPServer()
+        attachLocalServer(fd: fd, loop: loops[0]) { head, body, respond in
+            respond(LocalResponse(server.handle(method: head.method, target: head.target, headers: head.headers, body: body)))
+        }
+    }
+
+    /// Serves a built-in endpoint on `loop` from a listening socket.
+    func attachLocalServer(fd: Int32, loop: EventLoop, handler: @escaping LocalHandler) {
         let listener = Listener(
             loop: loop, fd: fd, admit: { true },
-            makeConnection: { c, _ in _ = DemoConnection(loop: loop, fd: c, server: server) })
+            makeConnection: { c, _ in _ = LocalServerConnection(loop: loop, fd: c, handler: handler) })
         retainExtra(listener)
     }
 }
