@@ -1,9 +1,9 @@
 /// Durations as the configuration writes them: a whole number and a unit, `"250ms"`, `"30s"`, `"5m"`, `"24h"`.
-enum DurationText {
+public enum DurationText {
     static let expected = "expected a duration like \"30s\""
 
     /// The duration `text` names, or nil when it is not `<digits><ms|s|m|h>`.
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         let bytes = Array(text.utf8)
         var index = 0
         var number: Int64 = 0

@@ -49,3 +49,20 @@ enum FileAccess {
         return String(cString: text)
     }
 }
+
+/// Whole-file reads for the layers above (JWK Sets, pinned tool digests), with the same size bound.
+public enum ConfigFiles {
+    /// The bytes of the file at `path`, or the reason it cannot be read.
+    public static func read(_ path: String) -> Result<[UInt8], ConfigFileError> {
+        switch FileAccess.contents(of: path) {
+        case .success(let bytes): return .success(bytes)
+        case .failure(let error): return .failure(ConfigFileError(message: "\(path): \(error)"))
+        }
+    }
+}
+
+/// Why a referenced file could not be read.
+public struct ConfigFileError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -345,9 +345,19 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                 return .failure(.invalidAPIKey)
             }
             return .success(p)
-        case .success(.jwt):
-            // JWT verification arrives with the authentication issue; until then no token is valid.
-            return .failure(.invalidToken(reason: "jwt_not_configured"))
+        case .success(.jwt(let token)):
+            guard let verifier = state.jwtVerifier else { return .failure(.invalidToken(reason: "jwt_not_accepted")) }
+            let now = wallClockMilliseconds() / 1000
+            if let principal = state.tokenCache.lookup(token: token, now: now) { return .success(principal) }
+            switch verifier.verify(token) {
+            case .valid(let principal, let expiresAt):
+                state.tokenCache.insert(token: token, principal: principal, expiresAt: expiresAt)
+                return .success(principal)
+            case .invalid(let reason):
+                return .failure(.invalidToken(reason: reason))
+            case .unknownKeyID:
+                return .failure(.invalidToken(reason: "unknown_kid"))
+            }
         }
     }
 

@@ -37,6 +37,10 @@ public final class GatewayState: Sendable {
 
     public let apiKeys: APIKeyStore
     public let acceptsAPIKeys: Bool
+    /// Verifies bearer JWTs (HMAC secret and/or the JWK Set); nil when JWT is not accepted or has no key.
+    public let jwtVerifier: JWTVerifier?
+    /// Tokens already verified, valid until their exp: a client that reuses its token pays the signature once.
+    public let tokenCache: TokenCache
     /// A verified client certificate authenticates (tls.client_auth on and "mtls" in auth.methods).
     public let acceptsClientCertificates: Bool
     /// Permissions of a certificate principal: `auth.default_api_key_permissions`.
@@ -114,6 +118,31 @@ public final class GatewayState: Sendable {
         apiKeys = APIKeyStore(
             entries: config.auth.apiKeys.map { APIKeyEntry(name: $0.name, digest: $0.digest, permissions: $0.permissions) })
         acceptsAPIKeys = config.auth.accepts(.apiKey)
+        let jwt = config.auth.jwt
+        if config.auth.accepts(.jwt) && jwt.hasKeys {
+            var keys: JWKSet?
+            if !jwt.jwksFile.isEmpty {
+                switch ConfigFiles.read(jwt.jwksFile) {
+                case .failure(let error):
+                    throw GatewayStartError(message: "auth.jwt.jwks_file: \(error)", isConfiguration: true)
+                case .success(let bytes):
+                    do {
+                        keys = try JWKSet.parse(bytes)
+                    } catch {
+                        throw GatewayStartError(message: "auth.jwt.jwks_file: \(jwt.jwksFile): \(error)", isConfiguration: true)
+                    }
+                }
+            }
+            let settings = JWTSettingsRuntime(
+                algorithms: Set(jwt.algorithms.compactMap { GatehousePolicy.JWTAlgorithm(rawValue: $0.rawValue) }),
+                secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience,
+                leewaySeconds: Self.milliseconds(jwt.leeway) / 1000, subjectClaim: jwt.subjectClaim,
+                permissionsClaim: jwt.permissionsClaim)
+            jwtVerifier = JWTVerifier(settings: settings, keys: keys, clock: SystemClock())
+        } else {
+            jwtVerifier = nil
+        }
+        tokenCache = TokenCache(capacity: 10_000)
         acceptsClientCertificates = config.auth.accepts(.mtls) && config.tls.clientAuth != .off && config.tls.isEnabled
         clientCertificatePermissions = config.auth.defaultAPIKeyPermissions
         mcpPaths = Set(config.mcp.paths)

@@ -18,6 +18,8 @@ enum CommandLineInterface {
           gatehouse demo [--port N]              a sample MCP server behind the gateway, with a fresh key
           gatehouse key generate                 print a new API key and its sha256: form
           gatehouse key hash [KEY]               print sha256:<hex> of KEY (or of stdin)
+          gatehouse token --sub S [--permissions a,b] [--ttl 24h] [--config PATH]
+                                                 mint an HS256 JWT with the configured secret
           gatehouse --version | --help | COMMAND --help
 
         --config defaults to $GATEHOUSE_CONFIG, then ./gateway.conf; without a file the
@@ -46,6 +48,7 @@ enum CommandLineInterface {
         case "check": return CheckCommand.run(rest)
         case "demo": return DemoCommand.run(rest)
         case "key": return KeyCommand.run(rest)
+        case "token": return TokenCommand.run(rest)
         default:
             return fail("unknown command '\(command)' (see gatehouse --help)", code: 2)
         }
@@ -76,6 +79,13 @@ enum CommandLineInterface {
             return """
                 gatehouse key generate     print a new random API key and, on a second line, its sha256:<hex> form
                 gatehouse key hash [KEY]   print sha256:<hex> of KEY, or of standard input
+                """
+        case "token":
+            return """
+                gatehouse token --sub SUBJECT [--permissions a,b] [--ttl 24h] [--config PATH]
+                Mint an HS256 JWT signed with auth.jwt.secret (or MCP_JWT_SECRET), for testing and bootstrap.
+                Claims: sub, iat, exp (now + ttl), permissions, and iss/aud when the configuration requires them.
+                Exit: 0, or 2 without a secret.
                 """
         default:
             return nil
