@@ -302,13 +302,19 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             respondLocal(status: 200, headers: [], body: Array(#"{"status":"ok"}"#.utf8))
             return
         }
+        if !state.oauthMetadata.isEmpty, head.method == "GET" || head.method == "HEAD",
+            let document = state.oauthMetadata[String(path)]
+        {
+            respondLocal(status: 200, headers: [("Content-Type", "application/json")], body: document)
+            return
+        }
 
         // 5. Authentication.
         switch authenticate(head) {
         case .failure(let failure):
             let event = SecurityEvent.authenticationFailed(
                 failure, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
-            respond(Rejection.unauthorized(failure, securityEvent: event))
+            respond(Rejection.unauthorized(failure, resourceMetadata: state.resourceMetadataURL, securityEvent: event))
             return
         case .success(let principal):
             ex.principal = principal

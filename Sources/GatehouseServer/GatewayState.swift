@@ -1,5 +1,6 @@
 import GatehouseConfig
 import GatehouseHTTP
+import GatehouseJSON
 import GatehousePolicy
 import GatehousePosix
 
@@ -35,6 +36,10 @@ public final class GatewayState: Sendable {
     /// The header carrying the principal to the upstream; "" disables it.
     public let identityHeader: String
 
+    /// RFC 9728 metadata documents by request path (root and path-inserted forms), when auth.oauth is set.
+    public let oauthMetadata: [String: [UInt8]]
+    /// The `resource_metadata` URL that 401 challenges carry, when auth.oauth is set.
+    public let resourceMetadataURL: String?
     public let apiKeys: APIKeyStore
     public let acceptsAPIKeys: Bool
     /// Verifies bearer JWTs (HMAC secret and/or the JWK Set); nil when JWT is not accepted or has no key.
@@ -143,6 +148,29 @@ public final class GatewayState: Sendable {
             jwtVerifier = nil
         }
         tokenCache = TokenCache(capacity: 10_000)
+        if config.auth.oauth.isEnabled {
+            var base = config.server.publicURL
+            while base.hasSuffix("/") { base.removeLast() }
+            func document(resource: String) -> [UInt8] {
+                var o = JSONObject()
+                o["resource"] = .string(resource)
+                o["authorization_servers"] = .array(config.auth.oauth.authorizationServers.map { .string($0) })
+                if !config.auth.oauth.scopesSupported.isEmpty {
+                    o["scopes_supported"] = .array(config.auth.oauth.scopesSupported.map { .string($0) })
+                }
+                o["bearer_methods_supported"] = .array([.string("header")])
+                return JSONWriter.serialize(.object(o))
+            }
+            var documents = ["/.well-known/oauth-protected-resource": document(resource: base)]
+            for path in config.mcp.paths {
+                documents["/.well-known/oauth-protected-resource" + path] = document(resource: base + path)
+            }
+            oauthMetadata = documents
+            resourceMetadataURL = base + "/.well-known/oauth-protected-resource"
+        } else {
+            oauthMetadata = [:]
+            resourceMetadataURL = nil
+        }
         acceptsClientCertificates = config.auth.accepts(.mtls) && config.tls.clientAuth != .off && config.tls.isEnabled
         clientCertificatePermissions = config.auth.defaultAPIKeyPermissions
         mcpPaths = Set(config.mcp.paths)
