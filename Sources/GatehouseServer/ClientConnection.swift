@@ -26,6 +26,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var tool: String?
         /// The client's request has been read to its end.
         var isRequestDone = false
+        /// Authentication waits for a JWKS refetch (a token with an unknown kid); the body stays unread.
+        var isAwaitingKeys = false
         /// The answer has been written to the output buffer completely.
         var isResponseDone = false
         /// Answered early: the rest of the request body is read and dropped.
@@ -235,7 +237,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         isProcessingInput = true
         defer { isProcessingInput = false }
         while !isClosed && !isParserFailed {
-            if ex.isActive && ex.isRequestDone { break }
+            if ex.isActive && (ex.isRequestDone || ex.isAwaitingKeys) { break }
             if !ex.isActive && (closeWhenFlushed || isDraining) { break }
             if let up = ex.upstream, up.output.readableBytes > ClientConnection.highWaterMark {
                 setReading(false)
@@ -309,8 +311,27 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             return
         }
 
+        authenticateAndContinue(head, allowKeyRefetch: true)
+    }
+
+    /// A JWT with an unknown kid waits for one JWKS refetch; its reason while parked.
+    static let parkedReason = "awaiting_jwks"
+
+    private func resumeAfterKeyRefetch() {
+        guard !isClosed, ex.isActive, ex.isAwaitingKeys, let head = ex.head else { return }
+        ex.isAwaitingKeys = false
+        authenticateAndContinue(head, allowKeyRefetch: false)
+        processInput()
+    }
+
+    /// Steps 5–8: authentication, then the rest of the phases.
+    private func authenticateAndContinue(_ head: HTTPRequestHead, allowKeyRefetch: Bool) {
+        let path = head.path
         // 5. Authentication.
-        switch authenticate(head) {
+        switch authenticate(head, allowKeyRefetch: allowKeyRefetch) {
+        case .failure(.invalidToken(reason: ClientConnection.parkedReason)):
+            ex.isAwaitingKeys = true
+            return
         case .failure(let failure):
             let event = SecurityEvent.authenticationFailed(
                 failure, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
@@ -337,7 +358,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         sendContinueIfExpected()
     }
 
-    private func authenticate(_ head: HTTPRequestHead) -> Result<Principal, AuthFailure> {
+    private func authenticate(_ head: HTTPRequestHead, allowKeyRefetch: Bool) -> Result<Principal, AuthFailure> {
         let authorization = head.headers.first(name: "Authorization")
         // A verified client certificate is a credential of its own (kind mtls) when no bearer is presented.
         if authorization == nil, state.acceptsClientCertificates, let name = peerCertificatePrincipal {
@@ -352,16 +373,24 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             }
             return .success(p)
         case .success(.jwt(let token)):
-            guard let verifier = state.jwtVerifier else { return .failure(.invalidToken(reason: "jwt_not_accepted")) }
+            guard let jwt = state.jwt else { return .failure(.invalidToken(reason: "jwt_not_accepted")) }
             let now = wallClockMilliseconds() / 1000
-            if let principal = state.tokenCache.lookup(token: token, now: now) { return .success(principal) }
-            switch verifier.verify(token) {
+            if let principal = jwt.tokenCache.lookup(token: token, now: now) { return .success(principal) }
+            switch jwt.verifier.verify(token) {
             case .valid(let principal, let expiresAt):
-                state.tokenCache.insert(token: token, principal: principal, expiresAt: expiresAt)
+                jwt.tokenCache.insert(token: token, principal: principal, expiresAt: expiresAt)
                 return .success(principal)
             case .invalid(let reason):
                 return .failure(.invalidToken(reason: reason))
             case .unknownKeyID:
+                // Rotation: refetch the JWK Set once (rate-limited) and authenticate again when it is back.
+                if allowKeyRefetch {
+                    let bound = LoopBound(value: self)
+                    let parked = jwt.refetchForUnknownKey(
+                        from: loop, fetchLoop: context.homeLoop, logs: context.logs,
+                        resume: { bound.value.resumeAfterKeyRefetch() })
+                    if parked { return .failure(.invalidToken(reason: ClientConnection.parkedReason)) }
+                }
                 return .failure(.invalidToken(reason: "unknown_kid"))
             }
         }

@@ -43,7 +43,7 @@ public final class Gateway: @unchecked Sendable {
         self.loops = loops
         var contexts: [LoopContext] = []
         for loop in loops {
-            contexts.append(LoopContext(loop: loop, state: state, logs: logs, counters: counters))
+            contexts.append(LoopContext(loop: loop, homeLoop: loops[0], state: state, logs: logs, counters: counters))
         }
         self.contexts = contexts
         let address: SocketAddress
@@ -105,13 +105,25 @@ public final class Gateway: @unchecked Sendable {
 
     public func start() {
         for loop in loops { loop.start() }
+        startJWKS(for: state)
+    }
+
+    private func startJWKS(for state: GatewayState) {
+        guard let jwt = state.jwt else { return }
+        let bound = LoopBound(value: (jwt, loops[0], logs))
+        loops[0].execute {
+            let (jwt, loop, logs) = bound.value
+            jwt.start(on: loop, logs: logs)
+        }
     }
 
     /// SIGHUP: serve with `config` from now on. Connections are kept; requests already running finish with the
     /// snapshot they started with. Throws (and changes nothing) when the configuration cannot be served.
     public func apply(_ config: GatewayConfig) throws {
         let next = try Gateway.makeState(config)
+        state.jwt?.stop()
         state = next
+        startJWKS(for: next)
         for ctx in contexts {
             let bound = LoopBound(value: ctx)
             ctx.loop.execute { bound.value.state = next }

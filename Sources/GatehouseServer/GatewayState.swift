@@ -42,10 +42,9 @@ public final class GatewayState: Sendable {
     public let resourceMetadataURL: String?
     public let apiKeys: APIKeyStore
     public let acceptsAPIKeys: Bool
-    /// Verifies bearer JWTs (HMAC secret and/or the JWK Set); nil when JWT is not accepted or has no key.
-    public let jwtVerifier: JWTVerifier?
-    /// Tokens already verified, valid until their exp: a client that reuses its token pays the signature once.
-    public let tokenCache: TokenCache
+    /// Verifies bearer JWTs (secret, jwks_file, jwks_url) with a verified-token cache; nil when JWT is not
+    /// accepted or has no key.
+    public let jwt: JWTAuthority?
     /// A verified client certificate authenticates (tls.client_auth on and "mtls" in auth.methods).
     public let acceptsClientCertificates: Bool
     /// Permissions of a certificate principal: `auth.default_api_key_permissions`.
@@ -143,11 +142,12 @@ public final class GatewayState: Sendable {
                 secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience,
                 leewaySeconds: Self.milliseconds(jwt.leeway) / 1000, subjectClaim: jwt.subjectClaim,
                 permissionsClaim: jwt.permissionsClaim)
-            jwtVerifier = JWTVerifier(settings: settings, keys: keys, clock: SystemClock())
+            self.jwt = JWTAuthority(
+                settings: settings, fileKeys: keys, url: jwt.jwksURL, refresh: jwt.jwksRefresh,
+                refetchMinInterval: jwt.jwksRefetchMinInterval)
         } else {
-            jwtVerifier = nil
+            self.jwt = nil
         }
-        tokenCache = TokenCache(capacity: 10_000)
         if config.auth.oauth.isEnabled {
             var base = config.server.publicURL
             while base.hasSuffix("/") { base.removeLast() }

@@ -38,6 +38,8 @@ public final class GatewayCounters: Sendable {
 /// Only the loop's thread touches it, so nothing here is locked.
 final class LoopContext {
     unowned let loop: EventLoop
+    /// The loop that runs process-wide chores (JWKS fetches, the admin listener).
+    unowned let homeLoop: EventLoop
     var state: GatewayState
     let pool: UpstreamPool
     let logs: GatewayLogs
@@ -48,8 +50,9 @@ final class LoopContext {
     /// Called when draining and the last connection closed.
     var onDrained: (() -> Void)?
 
-    init(loop: EventLoop, state: GatewayState, logs: GatewayLogs, counters: GatewayCounters) {
+    init(loop: EventLoop, homeLoop: EventLoop, state: GatewayState, logs: GatewayLogs, counters: GatewayCounters) {
         self.loop = loop
+        self.homeLoop = homeLoop
         self.state = state
         self.pool = UpstreamPool(loop: loop)
         self.logs = logs
