@@ -63,10 +63,14 @@ public final class PublicKey: @unchecked Sendable {
         var eHost = Self.hostOrder(e)
         let pkey = try nHost.withUnsafeMutableBytes { nRaw in
             eHost.withUnsafeMutableBytes { eRaw in
-                Self.fromData(type: "RSA", [
-                    OSSL_PARAM_construct_BN(Self.paramName("n"), nRaw.baseAddress?.assumingMemoryBound(to: UInt8.self), nRaw.count),
-                    OSSL_PARAM_construct_BN(Self.paramName("e"), eRaw.baseAddress?.assumingMemoryBound(to: UInt8.self), eRaw.count),
-                ])
+                Self.fromData(
+                    type: "RSA",
+                    [
+                        OSSL_PARAM_construct_BN(
+                            Self.paramName("n"), nRaw.baseAddress?.assumingMemoryBound(to: UInt8.self), nRaw.count),
+                        OSSL_PARAM_construct_BN(
+                            Self.paramName("e"), eRaw.baseAddress?.assumingMemoryBound(to: UInt8.self), eRaw.count),
+                    ])
             }
         }.get()
         try self.init(taking: pkey)
@@ -82,10 +86,13 @@ public final class PublicKey: @unchecked Sendable {
         var group = Array(curve.groupName.utf8CString)
         let pkey = try point.withUnsafeMutableBytes { pointRaw in
             group.withUnsafeMutableBufferPointer { groupName in
-                Self.fromData(type: "EC", [
-                    OSSL_PARAM_construct_utf8_string(Self.paramName("group"), groupName.baseAddress, groupName.count - 1),
-                    OSSL_PARAM_construct_octet_string(Self.paramName("pub"), pointRaw.baseAddress, pointRaw.count),
-                ])
+                Self.fromData(
+                    type: "EC",
+                    [
+                        OSSL_PARAM_construct_utf8_string(
+                            Self.paramName("group"), groupName.baseAddress, groupName.count - 1),
+                        OSSL_PARAM_construct_octet_string(Self.paramName("pub"), pointRaw.baseAddress, pointRaw.count),
+                    ])
             }
         }.get()
         try Self.checkPublic(pkey, what: "\(curve.rawValue) point is not on the curve")
@@ -141,7 +148,9 @@ public final class PublicKey: @unchecked Sendable {
     /// EVP_PKEY_PUBLIC_KEY: OSSL_KEYMGMT_SELECT_ALL_PARAMETERS | OSSL_KEYMGMT_SELECT_PUBLIC_KEY
     /// (a composite macro Swift does not import).
     private static let selectPublicKey: Int32 =
-        Int32(OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS | OSSL_KEYMGMT_SELECT_OTHER_PARAMETERS | OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
+        Int32(
+            OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS | OSSL_KEYMGMT_SELECT_OTHER_PARAMETERS
+                | OSSL_KEYMGMT_SELECT_PUBLIC_KEY)
 
     /// libcrypto's public-key validation (for EC: the point is on the curve and not at infinity);
     /// frees `pkey` when it fails.

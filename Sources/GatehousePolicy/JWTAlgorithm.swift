@@ -3,10 +3,17 @@ import GatehouseCrypto
 /// A JWS `alg` this gateway can verify (RFC 7518 §3, RFC 8037). The raw value is the header's exact,
 /// case-sensitive spelling; `none` has no case and can never be accepted.
 public enum JWTAlgorithm: String, Sendable, CaseIterable {
-    case hs256 = "HS256", hs384 = "HS384", hs512 = "HS512"
-    case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"
-    case ps256 = "PS256", ps384 = "PS384", ps512 = "PS512"
-    case es256 = "ES256", es384 = "ES384"
+    case hs256 = "HS256"
+    case hs384 = "HS384"
+    case hs512 = "HS512"
+    case rs256 = "RS256"
+    case rs384 = "RS384"
+    case rs512 = "RS512"
+    case ps256 = "PS256"
+    case ps384 = "PS384"
+    case ps512 = "PS512"
+    case es256 = "ES256"
+    case es384 = "ES384"
     case edDSA = "EdDSA"
 
     /// Whether the algorithm is an HMAC keyed by the shared secret (as opposed to a public key).

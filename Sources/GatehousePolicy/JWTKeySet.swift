@@ -93,6 +93,7 @@ public struct JWKSetError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// One JWK object → a `JWTKey`, a reason to skip it, or an error.
 enum JWKParser {
+    /// What became of one JWK.
     enum Outcome {
         /// The key, and the private members that were present and ignored.
         case key(JWTKey, ignoredPrivateMembers: [String])

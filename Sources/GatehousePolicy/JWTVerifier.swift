@@ -12,6 +12,11 @@ public enum JWTVerification: Sendable, Equatable {
     /// (rate-limited) and verify again, then refuse with reason `unknown_kid`.
     case unknownKeyID(String)
 
+    /// The 401 failure of a refusal (`Invalid or expired token` with the reason), nil when valid.
+    public var authFailure: AuthFailure? {
+        failureReason.map { .invalidToken(reason: $0) }
+    }
+
     /// The log reason of a refusal (`unknown_kid` for `.unknownKeyID`), nil when valid.
     public var failureReason: String? {
         switch self {

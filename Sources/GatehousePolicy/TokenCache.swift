@@ -9,6 +9,7 @@ import Synchronization
 /// entries are simply the first to go that way; a lookup never returns one). Sharded with one lock per
 /// shard so event loops on several cores rarely wait for each other.
 public final class TokenCache: Sendable {
+    /// The full SHA-256 of a token, as four words (cheaper to hash and compare than an array).
     private struct Key: Hashable {
         var a, b, c, d: UInt64
 
@@ -21,6 +22,7 @@ public final class TokenCache: Sendable {
         }
     }
 
+    /// What a cached token stands for, and until when.
     private struct Entry {
         var principal: Principal
         var expiresAt: Int64

@@ -7,7 +7,8 @@ import XCTest
 enum RFCVectors {
     static func b64(_ text: String) -> [UInt8] { Encoding.fromBase64URL(Array(text.utf8))! }
 
-    static let payload = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    static let payload =
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
 
     static let rsaN =
         "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-"
@@ -56,14 +57,21 @@ final class SignatureVerifierTests: XCTestCase {
         let key = try RFCVectors.rsaKey()
         let signature = RFCVectors.b64(RFCVectors.a2Signature)
         let message = Array(RFCVectors.a2Input.utf8)
-        XCTAssertTrue(SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha256), key: key, message: message, signature: signature))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha256), key: key, message: message,
-                                                signature: Self.flipped(signature, at: 100)))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha256), key: key, message: message + [0x20],
-                                                signature: signature))
+        XCTAssertTrue(
+            SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha256), key: key, message: message, signature: signature))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .rsaPKCS1(.sha256), key: key, message: message,
+                signature: Self.flipped(signature, at: 100)))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .rsaPKCS1(.sha256), key: key, message: message + [0x20],
+                signature: signature))
         // The same bytes are not a PSS signature, nor a SHA-384 one.
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .rsaPSS(.sha256), key: key, message: message, signature: signature))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha384), key: key, message: message, signature: signature))
+        XCTAssertFalse(
+            SignatureVerifier.verify(algorithm: .rsaPSS(.sha256), key: key, message: message, signature: signature))
+        XCTAssertFalse(
+            SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha384), key: key, message: message, signature: signature))
     }
 
     func testRFC7515A3ES256() throws {
@@ -71,12 +79,15 @@ final class SignatureVerifierTests: XCTestCase {
         let signature = RFCVectors.b64(RFCVectors.a3Signature)
         let message = Array(RFCVectors.a3Input.utf8)
         XCTAssertTrue(SignatureVerifier.verify(algorithm: .ecdsaP256, key: key, message: message, signature: signature))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP256, key: key, message: message,
-                                                signature: Self.flipped(signature, at: 40)))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ecdsaP256, key: key, message: message,
+                signature: Self.flipped(signature, at: 40)))
         // The DER form of the same signature is refused: JWS carries raw r‖s only.
         let der = try XCTUnwrap(SignatureVerifier.derECDSASignature(signature, half: 32))
         XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP256, key: key, message: message, signature: der))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP384, key: key, message: message, signature: signature))
+        XCTAssertFalse(
+            SignatureVerifier.verify(algorithm: .ecdsaP384, key: key, message: message, signature: signature))
     }
 
     func testRFC8037Ed25519() throws {
@@ -84,10 +95,14 @@ final class SignatureVerifierTests: XCTestCase {
         let signature = RFCVectors.b64(RFCVectors.edSignature)
         let message = Array(RFCVectors.edInput.utf8)
         XCTAssertTrue(SignatureVerifier.verify(algorithm: .ed25519, key: key, message: message, signature: signature))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ed25519, key: key, message: message,
-                                                signature: Self.flipped(signature, at: 63)))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ed25519, key: key, message: message,
-                                                signature: Array(signature.prefix(63))))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ed25519, key: key, message: message,
+                signature: Self.flipped(signature, at: 63)))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ed25519, key: key, message: message,
+                signature: Array(signature.prefix(63))))
         XCTAssertFalse(SignatureVerifier.verify(algorithm: .ed25519, key: key, message: message, signature: [UInt8]()))
     }
 
@@ -95,8 +110,10 @@ final class SignatureVerifierTests: XCTestCase {
         let key = try RFCVectors.edKey()
         let signature = RFCVectors.b64(RFCVectors.edSignature)
         let padded = Array(("xx" + RFCVectors.edInput + "yy").utf8)
-        XCTAssertTrue(SignatureVerifier.verify(algorithm: .ed25519, key: key, message: padded[2..<(padded.count - 2)],
-                                               signature: signature[...]))
+        XCTAssertTrue(
+            SignatureVerifier.verify(
+                algorithm: .ed25519, key: key, message: padded[2..<(padded.count - 2)],
+                signature: signature[...]))
     }
 
     func testKeyOfTheWrongKindNeverVerifies() throws {
@@ -106,10 +123,18 @@ final class SignatureVerifierTests: XCTestCase {
         let es = RFCVectors.b64(RFCVectors.a3Signature)
         let rs = RFCVectors.b64(RFCVectors.a2Signature)
         let edSig = RFCVectors.b64(RFCVectors.edSignature)
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP256, key: rsa, message: Array(RFCVectors.a3Input.utf8), signature: es))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .rsaPKCS1(.sha256), key: ec, message: Array(RFCVectors.a2Input.utf8), signature: rs))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ed25519, key: ec, message: Array(RFCVectors.edInput.utf8), signature: edSig))
-        XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP256, key: ed, message: Array(RFCVectors.edInput.utf8), signature: edSig))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ecdsaP256, key: rsa, message: Array(RFCVectors.a3Input.utf8), signature: es))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .rsaPKCS1(.sha256), key: ec, message: Array(RFCVectors.a2Input.utf8), signature: rs))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ed25519, key: ec, message: Array(RFCVectors.edInput.utf8), signature: edSig))
+        XCTAssertFalse(
+            SignatureVerifier.verify(
+                algorithm: .ecdsaP256, key: ed, message: Array(RFCVectors.edInput.utf8), signature: edSig))
         XCTAssertTrue(SignatureAlgorithm.rsaPSS(.sha512).accepts(.rsa(bits: 4096)))
         XCTAssertFalse(SignatureAlgorithm.ecdsaP384.accepts(.ecP256))
         XCTAssertFalse(SignatureAlgorithm.ed25519.accepts(.ecP256))
@@ -119,12 +144,19 @@ final class SignatureVerifierTests: XCTestCase {
         let key = try RFCVectors.ecKey()
         let message = Array(RFCVectors.a3Input.utf8)
         let signature = RFCVectors.b64(RFCVectors.a3Signature)
-        for bad in [[UInt8](), Array(signature.prefix(63)), signature + [0], signature + signature, [UInt8](repeating: 0, count: 64)] {
+        for bad in [
+            [UInt8](), Array(signature.prefix(63)), signature + [0], signature + signature,
+            [UInt8](repeating: 0, count: 64),
+        ] {
             XCTAssertFalse(SignatureVerifier.verify(algorithm: .ecdsaP256, key: key, message: message, signature: bad))
         }
         // r = 0 or s = 0 is never a signature.
-        XCTAssertNil(SignatureVerifier.derECDSASignature([UInt8](repeating: 0, count: 32) + [UInt8](repeating: 1, count: 32), half: 32))
-        XCTAssertNil(SignatureVerifier.derECDSASignature([UInt8](repeating: 1, count: 32) + [UInt8](repeating: 0, count: 32), half: 32))
+        XCTAssertNil(
+            SignatureVerifier.derECDSASignature(
+                [UInt8](repeating: 0, count: 32) + [UInt8](repeating: 1, count: 32), half: 32))
+        XCTAssertNil(
+            SignatureVerifier.derECDSASignature(
+                [UInt8](repeating: 1, count: 32) + [UInt8](repeating: 0, count: 32), half: 32))
         XCTAssertNil(SignatureVerifier.derECDSASignature([UInt8](repeating: 1, count: 63), half: 32))
     }
 
@@ -166,8 +198,9 @@ final class SignatureVerifierTests: XCTestCase {
             let message = Array(try XCTUnwrap(vector["message"] as? String).utf8)
             let signature = RFCVectors.b64(try XCTUnwrap(vector["signature"] as? String))
             let valid = try XCTUnwrap(vector["valid"] as? Bool)
-            XCTAssertEqual(SignatureVerifier.verify(algorithm: scheme, key: key, message: message, signature: signature), valid,
-                           "\(alg) \(vector["note"] ?? "")")
+            XCTAssertEqual(
+                SignatureVerifier.verify(algorithm: scheme, key: key, message: message, signature: signature), valid,
+                "\(alg) \(vector["note"] ?? "")")
             if valid { seen.insert(alg) }
         }
         XCTAssertEqual(seen, ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"])

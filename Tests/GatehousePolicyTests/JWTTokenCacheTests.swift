@@ -89,7 +89,8 @@ final class JWTTokenCacheTests: XCTestCase {
                 if let found = cache.lookup(token: token, now: 0) {
                     XCTAssertEqual(found.name, token)
                 } else {
-                    cache.insert(token: token, principal: Principal(name: token, kind: .jwt, permissions: []), expiresAt: 10)
+                    cache.insert(
+                        token: token, principal: Principal(name: token, kind: .jwt, permissions: []), expiresAt: 10)
                 }
             }
         }

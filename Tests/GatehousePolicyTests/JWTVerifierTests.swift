@@ -30,19 +30,32 @@ final class JWTVerifierTests: XCTestCase {
                 XCTAssertEqual(principal.kind, .jwt, vector.name)
                 XCTAssertEqual(expiresAt, document.now + 3600, vector.name)
                 if let sub = vector.sub { XCTAssertEqual(principal.name, sub, vector.name) }
-                if let permissions = vector.permissions { XCTAssertEqual(principal.permissions, permissions, vector.name) }
+                if let permissions = vector.permissions {
+                    XCTAssertEqual(principal.permissions, permissions, vector.name)
+                }
             }
             if case .unknownKeyID(let kid) = result { XCTAssertEqual(kid, vector.kid, vector.name) }
         }
+    }
+
+    func testOutcomesMapToTheContract401() {
+        let p = Principal(name: "a", kind: .jwt, permissions: [])
+        XCTAssertNil(JWTVerification.valid(p, expiresAt: 1).authFailure)
+        XCTAssertEqual(JWTVerification.invalid(reason: "expired").authFailure, .invalidToken(reason: "expired"))
+        XCTAssertEqual(JWTVerification.unknownKeyID("k").authFailure, .invalidToken(reason: "unknown_kid"))
+        XCTAssertEqual(JWTVerification.unknownKeyID("k").authFailure?.message, "Invalid or expired token")
+        XCTAssertEqual(JWTVerification.invalid(reason: "alg_none").authFailure?.method, .jwt)
     }
 
     func testEveryAlgorithmVerifies() throws {
         let verifier = try JWTFixtures.verifier(document)
         for alg in JWTAlgorithm.allCases {
             let vector = document.vector("valid-" + alg.rawValue)
-            XCTAssertEqual(verifier.verify(vector.token),
-                           .valid(Principal(name: "alice-" + alg.rawValue, kind: .jwt, permissions: ["tools:call", "read", "write"]),
-                                  expiresAt: document.now + 3600), alg.rawValue)
+            XCTAssertEqual(
+                verifier.verify(vector.token),
+                .valid(
+                    Principal(name: "alice-" + alg.rawValue, kind: .jwt, permissions: ["tools:call", "read", "write"]),
+                    expiresAt: document.now + 3600), alg.rawValue)
         }
     }
 
@@ -50,7 +63,8 @@ final class JWTVerifierTests: XCTestCase {
         for alg in JWTAlgorithm.allCases {
             let others = Set(JWTAlgorithm.allCases).subtracting([alg])
             let verifier = try JWTFixtures.verifier(document, algorithms: others)
-            XCTAssertEqual(verifier.verify(document.vector("valid-" + alg.rawValue).token), .invalid(reason: "alg_not_allowed"))
+            XCTAssertEqual(
+                verifier.verify(document.vector("valid-" + alg.rawValue).token), .invalid(reason: "alg_not_allowed"))
         }
     }
 
@@ -60,8 +74,9 @@ final class JWTVerifierTests: XCTestCase {
             XCTAssertEqual(verifier.verify(document.vector(name).token), .invalid(reason: "alg_none"), name)
         }
         // Even signed, and even when the token carries a signature segment.
-        let signed = JWTSigner.sign(header: [("alg", "nOnE")], claims: [("sub", "x"), ("exp", .integer(document.now + 60))],
-                                    secret: document.secret)
+        let signed = JWTSigner.sign(
+            header: [("alg", "nOnE")], claims: [("sub", "x"), ("exp", .integer(document.now + 60))],
+            secret: document.secret)
         XCTAssertEqual(verifier.verify(signed), .invalid(reason: "alg_none"))
     }
 
@@ -92,8 +107,9 @@ final class JWTVerifierTests: XCTestCase {
         XCTAssertEqual(verifier.verify(document.vector("unknown-kid").token), .unknownKeyID("rotated-2"))
         // After the rotation (a set that has the new key), the same token verifies.
         let other = try JWTFixtures.bytes("keys/rsa-other.pub.pem")
-        let rotated = JWKSet(keys: try JWKSet.parse(try JWTFixtures.bytes("jwks.json")).keys
-                             + [JWTKey(kid: "rotated-2", algorithm: .rs256, key: try PublicKey(pem: other))])
+        let rotated = JWKSet(
+            keys: try JWKSet.parse(try JWTFixtures.bytes("jwks.json")).keys
+                + [JWTKey(kid: "rotated-2", algorithm: .rs256, key: try PublicKey(pem: other))])
         let after = try JWTFixtures.verifier(document, keys: rotated)
         XCTAssertEqual(reason(after.verify(document.vector("unknown-kid").token)), "valid")
         // An empty set (a JWKS that could not be fetched yet) also asks for a refetch.
@@ -104,7 +120,8 @@ final class JWTVerifierTests: XCTestCase {
 
     func testKidWithoutAMatchingKeyType() throws {
         let verifier = try JWTFixtures.verifier(document)
-        XCTAssertEqual(verifier.verify(document.vector("es256-wrong-curve-kid").token), .invalid(reason: "key_mismatch"))
+        XCTAssertEqual(
+            verifier.verify(document.vector("es256-wrong-curve-kid").token), .invalid(reason: "key_mismatch"))
     }
 
     func testNoKidNeedsExactlyOneKeyOfTheType() throws {
@@ -122,7 +139,8 @@ final class JWTVerifierTests: XCTestCase {
         XCTAssertEqual(reason(verifier.verify(document.vector("valid-jku-ignored").token)), "valid")
         XCTAssertEqual(reason(verifier.verify(document.vector("valid-x5u-ignored").token)), "valid")
         // Signed by the attacker's key, which the header points at or embeds: refused.
-        XCTAssertEqual(verifier.verify(document.vector("embedded-jwk-ignored").token), .invalid(reason: "bad_signature"))
+        XCTAssertEqual(
+            verifier.verify(document.vector("embedded-jwk-ignored").token), .invalid(reason: "bad_signature"))
         XCTAssertEqual(verifier.verify(document.vector("jku-to-attacker-key").token), .invalid(reason: "bad_signature"))
     }
 
@@ -135,21 +153,26 @@ final class JWTVerifierTests: XCTestCase {
 
     /// A.1–A.3 share a payload without `sub`: `{"iss":"joe","exp":1300819380,"http://example.com/is_root":true}`.
     private func rfcVerifier(keys: JWKSet?, secret: [UInt8] = []) -> JWTVerifier {
-        JWTVerifier(settings: JWTSettingsRuntime(algorithms: [.hs256, .rs256, .es256], secret: secret, subjectClaim: "iss"),
-                    keys: keys, clock: ManualClock(nowSeconds: 1_300_819_000))
+        JWTVerifier(
+            settings: JWTSettingsRuntime(algorithms: [.hs256, .rs256, .es256], secret: secret, subjectClaim: "iss"),
+            keys: keys, clock: ManualClock(nowSeconds: 1_300_819_000))
     }
 
-    private let rfcPayload = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    private let rfcPayload =
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
 
     func testRFC7515A1HS256() throws {
-        let key = try XCTUnwrap(Encoding.fromBase64URL(
-            Array("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow".utf8)))
-        let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." + rfcPayload + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        let key = try XCTUnwrap(
+            Encoding.fromBase64URL(
+                Array("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow".utf8)))
+        let token =
+            "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." + rfcPayload + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         let joe = JWTVerification.valid(Principal(name: "joe", kind: .jwt, permissions: []), expiresAt: 1_300_819_380)
         XCTAssertEqual(rfcVerifier(keys: nil, secret: key).verify(token), joe)
         XCTAssertEqual(rfcVerifier(keys: nil, secret: key + [0]).verify(token), .invalid(reason: "bad_signature"))
         // Its default subject claim is absent: no principal.
-        let plain = JWTVerifier(settings: JWTSettingsRuntime(secret: key), keys: nil, clock: ManualClock(nowSeconds: 1_300_819_000))
+        let plain = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: key), keys: nil, clock: ManualClock(nowSeconds: 1_300_819_000))
         XCTAssertEqual(plain.verify(token), .invalid(reason: "missing_subject"))
     }
 
@@ -164,8 +187,12 @@ final class JWTVerifierTests: XCTestCase {
         let set = try JWKSet.parse(Array(jwks.utf8))
         XCTAssertEqual(set.notes, ["keys[1]: private members ignored (d)"])
         let verifier = rfcVerifier(keys: set)
-        let a2 = "eyJhbGciOiJSUzI1NiJ9." + rfcPayload + ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw"
-        let a3 = "eyJhbGciOiJFUzI1NiJ9." + rfcPayload + ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
+        let a2 =
+            "eyJhbGciOiJSUzI1NiJ9." + rfcPayload
+            + ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw"
+        let a3 =
+            "eyJhbGciOiJFUzI1NiJ9." + rfcPayload
+            + ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
         let joe = JWTVerification.valid(Principal(name: "joe", kind: .jwt, permissions: []), expiresAt: 1_300_819_380)
         XCTAssertEqual(verifier.verify(a2), joe)
         XCTAssertEqual(verifier.verify(a3), joe)
@@ -185,7 +212,8 @@ final class JWTVerifierTests: XCTestCase {
         let verifier = try JWTFixtures.verifier(document)
         let s = segments()
         let cases = [
-            "", ".", "..", "...", s[0], s[0] + "." + s[1], s.joined(separator: ".") + ".", "." + s.joined(separator: "."),
+            "", ".", "..", "...", s[0], s[0] + "." + s[1], s.joined(separator: ".") + ".",
+            "." + s.joined(separator: "."),
             s[0] + ".." + s[2], "." + s[1] + "." + s[2], s.joined(separator: ".") + "." + s[2],
             s[0] + "." + s[1] + "." + s[2] + " ", " " + s.joined(separator: "."),
         ]
@@ -212,8 +240,9 @@ final class JWTVerifierTests: XCTestCase {
             for variant in variants {
                 var parts = s
                 parts[index] = variant
-                XCTAssertEqual(verifier.verify(parts.joined(separator: ".")), .invalid(reason: "malformed"),
-                               "segment \(index): \(variant)")
+                XCTAssertEqual(
+                    verifier.verify(parts.joined(separator: ".")), .invalid(reason: "malformed"),
+                    "segment \(index): \(variant)")
             }
         }
     }
@@ -228,9 +257,11 @@ final class JWTVerifierTests: XCTestCase {
 
     func testMalformedHeadersAndPayloads() throws {
         let verifier = try JWTFixtures.verifier(document)
-        for name in ["alg-missing", "alg-number", "kid-number", "header-array", "header-not-json", "duplicate-alg-header",
-                     "duplicate-sub-payload", "payload-array", "payload-not-json", "exp-string", "exp-bool", "sub-number",
-                     "permissions-string", "permissions-mixed", "scope-array"] {
+        for name in [
+            "alg-missing", "alg-number", "kid-number", "header-array", "header-not-json", "duplicate-alg-header",
+            "duplicate-sub-payload", "payload-array", "payload-not-json", "exp-string", "exp-bool", "sub-number",
+            "permissions-string", "permissions-mixed", "scope-array",
+        ] {
             XCTAssertEqual(verifier.verify(document.vector(name).token), .invalid(reason: "malformed"), name)
         }
         // Unauthenticated payloads are not even parsed: garbage after a header that verifies is a bad signature.
@@ -245,10 +276,12 @@ final class JWTVerifierTests: XCTestCase {
         XCTAssertEqual(verifier.verify(document.vector("typ-other").token), .invalid(reason: "typ"))
         XCTAssertEqual(verifier.verify(document.vector("typ-number").token), .invalid(reason: "typ"))
         for typ in ["JWT", "jwt", "at+jwt", "AT+JWT", "application/jwt", "application/at+jwt"] {
-            XCTAssertEqual(reason(verifier.verify(mint(header: [("alg", "HS256"), ("typ", .string(typ))]))), "valid", typ)
+            XCTAssertEqual(
+                reason(verifier.verify(mint(header: [("alg", "HS256"), ("typ", .string(typ))]))), "valid", typ)
         }
         for typ in ["JWS", "application/json", "", "jwt ", "JOSE"] {
-            XCTAssertEqual(verifier.verify(mint(header: [("alg", "HS256"), ("typ", .string(typ))])), .invalid(reason: "typ"), typ)
+            XCTAssertEqual(
+                verifier.verify(mint(header: [("alg", "HS256"), ("typ", .string(typ))])), .invalid(reason: "typ"), typ)
         }
     }
 
@@ -261,25 +294,31 @@ final class JWTVerifierTests: XCTestCase {
     }
 
     func testTooLarge() throws {
-        XCTAssertEqual(try JWTFixtures.verifier(document).verify(document.vector("too-large").token), .invalid(reason: "too_large"))
+        XCTAssertEqual(
+            try JWTFixtures.verifier(document).verify(document.vector("too-large").token), .invalid(reason: "too_large")
+        )
         let token = document.vector("valid-HS256").token
-        let exact = JWTVerifier(settings: JWTSettingsRuntime(secret: document.secret, maxTokenBytes: token.utf8.count),
-                                keys: nil, clock: ManualClock(nowSeconds: document.now))
+        let exact = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: document.secret, maxTokenBytes: token.utf8.count),
+            keys: nil, clock: ManualClock(nowSeconds: document.now))
         XCTAssertEqual(reason(exact.verify(token)), "valid")
-        let oneLess = JWTVerifier(settings: JWTSettingsRuntime(secret: document.secret, maxTokenBytes: token.utf8.count - 1),
-                                  keys: nil, clock: ManualClock(nowSeconds: document.now))
+        let oneLess = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: document.secret, maxTokenBytes: token.utf8.count - 1),
+            keys: nil, clock: ManualClock(nowSeconds: document.now))
         XCTAssertEqual(oneLess.verify(token), .invalid(reason: "too_large"))
         XCTAssertEqual(JWTSettingsRuntime().maxTokenBytes, 8192)
         // A token of 8192 bytes exactly is accepted by default, 8193 is not.
-        let verifier = JWTVerifier(settings: JWTSettingsRuntime(secret: document.secret), keys: nil,
-                                   clock: ManualClock(nowSeconds: document.now))
+        let verifier = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: document.secret), keys: nil,
+            clock: ManualClock(nowSeconds: document.now))
         let base = claims()
         let probe = JWTSigner.hs256(claims: base + [("pad", "")], secret: document.secret)
         let fill = 8192 - probe.utf8.count
         // Each 3 bytes of padding claim become 4 base64url characters; aim at exactly 8192.
         for extra in 0...3 {
-            let t = JWTSigner.hs256(claims: base + [("pad", .string(String(repeating: "x", count: fill * 3 / 4 + extra)))],
-                                    secret: document.secret)
+            let t = JWTSigner.hs256(
+                claims: base + [("pad", .string(String(repeating: "x", count: fill * 3 / 4 + extra)))],
+                secret: document.secret)
             if t.utf8.count <= 8192 {
                 XCTAssertEqual(reason(verifier.verify(t)), "valid", "\(t.utf8.count)")
             } else {
@@ -291,14 +330,18 @@ final class JWTVerifierTests: XCTestCase {
     // MARK: - Time claims with a manual clock
 
     private func claims(exp: Int64? = nil, nbf: Int64? = nil, iat: Int64? = nil) -> [(String, JSONValue)] {
-        var c: [(String, JSONValue)] = [("sub", "alice"), ("iss", .string(document.issuer)), ("aud", .string(document.audience))]
+        var c: [(String, JSONValue)] = [
+            ("sub", "alice"), ("iss", .string(document.issuer)), ("aud", .string(document.audience)),
+        ]
         if let exp { c.append(("exp", .integer(exp))) } else { c.append(("exp", .integer(document.now + 3600))) }
         if let nbf { c.append(("nbf", .integer(nbf))) }
         if let iat { c.append(("iat", .integer(iat))) }
         return c
     }
 
-    private func mint(header: [(String, JSONValue)] = [("alg", "HS256"), ("typ", "JWT")], claims: [(String, JSONValue)]? = nil) -> String {
+    private func mint(
+        header: [(String, JSONValue)] = [("alg", "HS256"), ("typ", "JWT")], claims: [(String, JSONValue)]? = nil
+    ) -> String {
         JWTSigner.sign(header: header, claims: claims ?? self.claims(), secret: document.secret)
     }
 
@@ -308,7 +351,8 @@ final class JWTVerifierTests: XCTestCase {
         let exp: Int64 = 1_000_000
         let token = mint(claims: claims(exp: exp))
         clock.nowSeconds = exp - 1
-        XCTAssertEqual(verifier.verify(token), .valid(Principal(name: "alice", kind: .jwt, permissions: []), expiresAt: exp))
+        XCTAssertEqual(
+            verifier.verify(token), .valid(Principal(name: "alice", kind: .jwt, permissions: []), expiresAt: exp))
         clock.nowSeconds = exp + 29
         XCTAssertEqual(reason(verifier.verify(token)), "valid")
         clock.nowSeconds = exp + 30
@@ -351,7 +395,10 @@ final class JWTVerifierTests: XCTestCase {
         let clock = ManualClock(nowSeconds: 1_000)
         let verifier = try JWTFixtures.verifier(document, clock: clock, leeway: 0)
         func token(exp: String) -> String {
-            mint(claims: [("sub", "a"), ("iss", .string(document.issuer)), ("aud", .string(document.audience)), ("exp", .number(exp))])
+            mint(claims: [
+                ("sub", "a"), ("iss", .string(document.issuer)), ("aud", .string(document.audience)),
+                ("exp", .number(exp)),
+            ])
         }
         // 1000.5 has not passed at 1000 (rounded up to 1001), it has at 1001.
         XCTAssertEqual(reason(verifier.verify(token(exp: "1000.5"))), "valid")
@@ -389,8 +436,9 @@ final class JWTVerifierTests: XCTestCase {
         XCTAssertEqual(verifier.verify(document.vector("missing-aud").token), .invalid(reason: "wrong_audience"))
         XCTAssertEqual(reason(verifier.verify(document.vector("valid-aud-array").token)), "valid")
         // Not configured: not checked (empty strings are "not configured").
-        let open = JWTVerifier(settings: JWTSettingsRuntime(secret: document.secret, issuer: "", audience: ""), keys: nil,
-                               clock: ManualClock(nowSeconds: document.now))
+        let open = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: document.secret, issuer: "", audience: ""), keys: nil,
+            clock: ManualClock(nowSeconds: document.now))
         for name in ["wrong-iss", "missing-iss", "wrong-aud", "missing-aud"] {
             XCTAssertEqual(reason(open.verify(document.vector(name).token)), "valid", name)
         }
@@ -406,9 +454,13 @@ final class JWTVerifierTests: XCTestCase {
         let verifier = try JWTFixtures.verifier(document)
         XCTAssertEqual(verifier.verify(document.vector("missing-subject").token), .invalid(reason: "missing_subject"))
         XCTAssertEqual(verifier.verify(document.vector("empty-subject").token), .invalid(reason: "missing_subject"))
-        guard case .valid(let bob, _) = verifier.verify(document.vector("valid-user-id").token) else { return XCTFail() }
+        guard case .valid(let bob, _) = verifier.verify(document.vector("valid-user-id").token) else {
+            return XCTFail()
+        }
         XCTAssertEqual(bob.name, "bob")
-        guard case .valid(let bare, _) = verifier.verify(document.vector("valid-no-permissions").token) else { return XCTFail() }
+        guard case .valid(let bare, _) = verifier.verify(document.vector("valid-no-permissions").token) else {
+            return XCTFail()
+        }
         XCTAssertEqual(bare.permissions, [])
 
         var c = claims()
@@ -421,10 +473,15 @@ final class JWTVerifierTests: XCTestCase {
         let custom = JWTVerifier(
             settings: JWTSettingsRuntime(secret: document.secret, subjectClaim: "email", permissionsClaim: "roles"),
             keys: nil, clock: ManualClock(nowSeconds: document.now))
-        let token = mint(claims: [("sub", "s-1"), ("email", "e@example.com"), ("roles", ["admin"]), ("permissions", ["x"]),
-                                  ("exp", .integer(document.now + 60))])
-        XCTAssertEqual(custom.verify(token), .valid(Principal(name: "e@example.com", kind: .jwt, permissions: ["admin"]),
-                                                    expiresAt: document.now + 60))
+        let token = mint(claims: [
+            ("sub", "s-1"), ("email", "e@example.com"), ("roles", ["admin"]), ("permissions", ["x"]),
+            ("exp", .integer(document.now + 60)),
+        ])
+        XCTAssertEqual(
+            custom.verify(token),
+            .valid(
+                Principal(name: "e@example.com", kind: .jwt, permissions: ["admin"]),
+                expiresAt: document.now + 60))
         let wrongType = mint(claims: [("email", 5), ("exp", .integer(document.now + 60))])
         XCTAssertEqual(custom.verify(wrongType), .invalid(reason: "malformed"))
         let userIDFallback = mint(claims: [("sub", "s-1"), ("user_id", "u-1"), ("exp", .integer(document.now + 60))])
@@ -434,7 +491,8 @@ final class JWTVerifierTests: XCTestCase {
 
     func testBadSignatures() throws {
         let verifier = try JWTFixtures.verifier(document)
-        for name in document.vectors.map(\.name) where name.hasPrefix("bad-signature") || name.hasPrefix("payload-changed") {
+        for name in document.vectors.map(\.name)
+        where name.hasPrefix("bad-signature") || name.hasPrefix("payload-changed") {
             XCTAssertEqual(verifier.verify(document.vector(name).token), .invalid(reason: "bad_signature"), name)
         }
         for name in ["wrong-secret", "wrong-key-known-kid", "empty-signature"] {
@@ -449,22 +507,31 @@ final class JWTVerifierTests: XCTestCase {
     }
 
     func testSignerRoundTrip() throws {
-        let token = JWTSigner.hs256(claims: [("sub", "cli"), ("permissions", ["a", "b"]), ("exp", .integer(document.now + 60))],
-                                    secret: document.secret)
+        let token = JWTSigner.hs256(
+            claims: [("sub", "cli"), ("permissions", ["a", "b"]), ("exp", .integer(document.now + 60))],
+            secret: document.secret)
         let parts = token.split(separator: ".").map { String($0) }
         XCTAssertEqual(parts.count, 3)
-        XCTAssertEqual(Encoding.fromBase64URL(Array(parts[0].utf8)).map { String(decoding: $0, as: UTF8.self) },
-                       #"{"alg":"HS256","typ":"JWT"}"#)
-        XCTAssertEqual(Encoding.fromBase64URL(Array(parts[1].utf8)).map { String(decoding: $0, as: UTF8.self) },
-                       #"{"sub":"cli","permissions":["a","b"],"exp":\#(document.now + 60)}"#)
-        let verifier = JWTVerifier(settings: JWTSettingsRuntime(secret: document.secret), keys: nil,
-                                   clock: ManualClock(nowSeconds: document.now))
-        XCTAssertEqual(verifier.verify(token), .valid(Principal(name: "cli", kind: .jwt, permissions: ["a", "b"]),
-                                                      expiresAt: document.now + 60))
+        XCTAssertEqual(
+            Encoding.fromBase64URL(Array(parts[0].utf8)).map { String(decoding: $0, as: UTF8.self) },
+            #"{"alg":"HS256","typ":"JWT"}"#)
+        XCTAssertEqual(
+            Encoding.fromBase64URL(Array(parts[1].utf8)).map { String(decoding: $0, as: UTF8.self) },
+            #"{"sub":"cli","permissions":["a","b"],"exp":\#(document.now + 60)}"#)
+        let verifier = JWTVerifier(
+            settings: JWTSettingsRuntime(secret: document.secret), keys: nil,
+            clock: ManualClock(nowSeconds: document.now))
+        XCTAssertEqual(
+            verifier.verify(token),
+            .valid(
+                Principal(name: "cli", kind: .jwt, permissions: ["a", "b"]),
+                expiresAt: document.now + 60))
         for alg in [JWTAlgorithm.hs384, .hs512] {
-            let t = JWTSigner.sign(claims: [("sub", "x"), ("exp", .integer(document.now + 60))], algorithm: alg, secret: document.secret)
-            let v = JWTVerifier(settings: JWTSettingsRuntime(algorithms: [alg], secret: document.secret), keys: nil,
-                                clock: ManualClock(nowSeconds: document.now))
+            let t = JWTSigner.sign(
+                claims: [("sub", "x"), ("exp", .integer(document.now + 60))], algorithm: alg, secret: document.secret)
+            let v = JWTVerifier(
+                settings: JWTSettingsRuntime(algorithms: [alg], secret: document.secret), keys: nil,
+                clock: ManualClock(nowSeconds: document.now))
             XCTAssertEqual(reason(v.verify(t)), "valid", alg.rawValue)
         }
     }
@@ -534,9 +601,10 @@ enum JWTFixtures {
             issuer: try XCTUnwrap(object["issuer"] as? String),
             audience: try XCTUnwrap(object["audience"] as? String),
             vectors: try tokens.map {
-                Vector(name: try XCTUnwrap($0["name"] as? String), token: try XCTUnwrap($0["token"] as? String),
-                       expect: try XCTUnwrap($0["expect"] as? String), sub: $0["sub"] as? String,
-                       permissions: $0["permissions"] as? [String], kid: $0["kid"] as? String)
+                Vector(
+                    name: try XCTUnwrap($0["name"] as? String), token: try XCTUnwrap($0["token"] as? String),
+                    expect: try XCTUnwrap($0["expect"] as? String), sub: $0["sub"] as? String,
+                    permissions: $0["permissions"] as? [String], kid: $0["kid"] as? String)
             })
     }
 
