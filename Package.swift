@@ -29,7 +29,7 @@ let package = Package(
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseTOMLTests", dependencies: ["GatehouseTOML"]),
         .testTarget(name: "GatehouseCryptoTests", dependencies: ["GatehouseCrypto"]),
-        .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy"]),
+        .testTarget(name: "GatehousePolicyTests", dependencies: ["GatehousePolicy"], exclude: ["Fixtures"]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
         .testTarget(name: "GatehousePosixTests", dependencies: ["GatehousePosix"]),
         .testTarget(name: "GatehouseServerTests", dependencies: ["GatehouseServer", "GatehousePosix"]),

@@ -2,6 +2,7 @@ import GatehouseHTTP
 import GatehouseJSON
 import GatehousePolicy
 import GatehousePosix
+import CGatehouseShims
 import Glibc
 
 /// One client connection: reads requests, runs them through the request phases (contract §3), forwards
@@ -22,6 +23,10 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
         var principal: Principal?
+        /// The client's address: the peer, or what trusted proxies say in X-Forwarded-For.
+        var clientIP = ""
+        /// Added to whatever answers the request: RateLimit-*, and CORS headers for an allowed Origin.
+        var responseHeaders: [(String, String)] = []
         var rpcMethod: String?
         var tool: String?
         /// The client's request has been read to its end.
@@ -298,6 +303,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         if head.framing == .none { /* the parser still reports .end right after the head */ }
         if isDraining { closeWhenFlushed = true }
 
+        ex.clientIP = state.trustedProxies.isEmpty
+            ? peerHost
+            : ClientAddress.resolve(
+                peer: peerHost, xForwardedFor: head.headers.values(name: "X-Forwarded-For"),
+                isTrusted: { [state] bytes in state.trustedProxies.contains { $0.contains(bytes) } })
+
         // 2. Gateway endpoints, answered without authentication.
         let path = head.path
         if path == "/healthz" && (head.method == "GET" || head.method == "HEAD") {
@@ -311,7 +322,51 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             return
         }
 
+        // 3. Rate limit by client address, before any work is spent on the request.
+        if !state.rateLimitPerPrincipal, !takeRateLimitToken(key: ex.clientIP, subject: .ip, head: head) { return }
+
+        // 4. CORS and Origin (before authentication: preflights carry no credentials).
+        let origin = head.headers.first(name: "Origin")
+        switch state.cors.evaluate(
+            method: head.method, origin: origin, requestMethodHeader: head.headers.first(name: "Access-Control-Request-Method"))
+        {
+        case .noOrigin:
+            break
+        case .allowed(let headers):
+            ex.responseHeaders.append(contentsOf: headers)
+        case .preflightAllowed(let headers):
+            respondLocal(status: 204, headers: headers, body: [])
+            return
+        case .preflightRefused, .refused:
+            let preflight: Bool
+            if case .preflightRefused = state.cors.evaluate(
+                method: head.method, origin: origin, requestMethodHeader: head.headers.first(name: "Access-Control-Request-Method"))
+            {
+                preflight = true
+            } else {
+                preflight = false
+            }
+            respond(
+                CORSPolicy.rejection(
+                    origin: origin ?? "", preflight: preflight, ipAddress: ex.clientIP,
+                    userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
+            return
+        }
+
         authenticateAndContinue(head, allowKeyRefetch: true)
+    }
+
+    /// One token from the client's bucket; false when the request was answered 429.
+    private func takeRateLimitToken(key: String, subject: RateLimitSubject, head: HTTPRequestHead) -> Bool {
+        guard let limiter = state.rateLimiter else { return true }
+        let decision = limiter.take(key: key, now: gh_monotonic_ns())
+        ex.responseHeaders.append(contentsOf: decision.headers.filter { $0.0 != "Retry-After" })
+        if decision.allowed { return true }
+        respond(
+            decision.rejection(
+                subject: subject, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"),
+                requestID: ex.requestID))
+        return false
     }
 
     /// A JWT with an unknown kid waits for one JWKS refetch; its reason while parked.
@@ -334,15 +389,22 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             return
         case .failure(let failure):
             let event = SecurityEvent.authenticationFailed(
-                failure, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
+                failure, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
             respond(Rejection.unauthorized(failure, resourceMetadata: state.resourceMetadataURL, securityEvent: event))
             return
         case .success(let principal):
             ex.principal = principal
             context.logs.write(
                 SecurityEvent.authenticated(
-                    principal, ipAddress: peerHost, userAgent: head.headers.first(name: "User-Agent"),
+                    principal, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"),
                     requestID: ex.requestID))
+        }
+
+        // 6. Rate limit by principal.
+        if state.rateLimitPerPrincipal, let p = ex.principal,
+            !takeRateLimitToken(key: p.name, subject: .principal(p.name), head: head)
+        {
+            return
         }
 
         // 7. MCP messages are read whole before they go on (inspection plugs in here).
@@ -568,7 +630,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         guard let head = ex.head else { return }
         ex.isResponseStarted = true
         ex.status = upstreamHead.status
-        var headers = ProxyHeaders.clientResponseHeaders(upstreamHead, state: state, requestID: ex.requestID)
+        var headers = ProxyHeaders.clientResponseHeaders(
+            upstreamHead, state: state, requestID: ex.requestID, added: ex.responseHeaders)
         switch upstreamHead.framing {
         case .contentLength(let n):
             headers.add(name: "Content-Length", value: String(n))
@@ -601,7 +664,10 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     /// Answers with a rejection of the contract (§4): its JSON body, its headers, its security event.
     private func respond(_ rejection: Rejection) {
         if let event = rejection.securityEvent { context.logs.write(event) }
-        var headers = rejection.headers
+        let own = Set(rejection.headers.map { $0.0.lowercased() })
+        var headers = ex.responseHeaders.filter { !own.contains($0.0.lowercased()) }
+        ex.responseHeaders = []
+        headers.append(contentsOf: rejection.headers)
         headers.append(("Content-Type", "application/json"))
         respondLocal(status: rejection.status, headers: headers, body: rejection.body(requestID: ex.requestID))
     }
@@ -625,8 +691,9 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             }
         }
         var headers = HTTPHeaders()
-        headers.reserveCapacity(extra.count + state.securityHeaders.count + 4)
+        headers.reserveCapacity(extra.count + ex.responseHeaders.count + state.securityHeaders.count + 4)
         for (n, v) in extra { headers.add(name: n, value: v) }
+        for (n, v) in ex.responseHeaders { headers.add(name: n, value: v) }
         if !extra.contains(where: { $0.0 == "Content-Type" }) && !body.isEmpty {
             headers.add(name: "Content-Type", value: "application/json")
         }
@@ -672,7 +739,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                 method: ex.head?.method ?? "-", path: ex.head.map { String($0.path) } ?? "-", status: ex.status,
                 durationMilliseconds: duration, bytesIn: ex.bytesIn, bytesOut: ex.bytesOut,
                 upstreamMilliseconds: ex.upstreamMilliseconds, userID: ex.principal?.name, rpcMethod: ex.rpcMethod,
-                tool: ex.tool, requestID: ex.requestID, ipAddress: peerHost))
+                tool: ex.tool, requestID: ex.requestID, ipAddress: ex.clientIP.isEmpty ? peerHost : ex.clientIP))
     }
 
     // MARK: Output and lifetime

@@ -120,7 +120,7 @@ public final class Gateway: @unchecked Sendable {
     /// SIGHUP: serve with `config` from now on. Connections are kept; requests already running finish with the
     /// snapshot they started with. Throws (and changes nothing) when the configuration cannot be served.
     public func apply(_ config: GatewayConfig) throws {
-        let next = try Gateway.makeState(config)
+        let next = try GatewayState(config: config, previous: state)
         state.jwt?.stop()
         state = next
         startJWKS(for: next)

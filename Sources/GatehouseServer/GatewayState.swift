@@ -57,13 +57,18 @@ public final class GatewayState: Sendable {
     public let securityHeaderNames: Set<String>
     /// Addresses whose X-Forwarded-For is believed.
     public let trustedProxies: [CIDR]
+    /// Token buckets (nil when rate limiting is off); kept across reloads that leave `[rate_limit]` as it was.
+    public let rateLimiter: RateLimiter?
+    /// Which key the client buckets use: the address before authentication, or the principal after it.
+    public let rateLimitPerPrincipal: Bool
+    public let cors: CORSPolicy
     /// The server TLS context (certificate, key, versions, client CA); nil on plain HTTP.
     public let tlsContext: TLSContext?
     public var isTLS: Bool { tlsContext != nil }
 
     /// Compiles `config`; throws `GatewayStartError` for what only shows when used (an unresolvable
     /// upstream, a certificate that does not match its key).
-    public init(config: GatewayConfig) throws {
+    public init(config: GatewayConfig, previous: GatewayState? = nil) throws {
         let up = config.upstream.url
         if up.isTLS {
             do {
@@ -179,6 +184,24 @@ public final class GatewayState: Sendable {
             ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
         securityHeaderNames = Set(headers.map { $0.0.lowercased() })
         trustedProxies = config.server.trustedProxies
+        let rl = config.rateLimit
+        if rl.enabled {
+            let limit = RateLimit(capacity: rl.capacity, refillPerSecond: rl.refillPerSecond)
+            let tools = rl.tools.mapValues { RateLimit(capacity: $0.capacity, refillPerSecond: $0.refillPerSecond) }
+            if let old = previous?.rateLimiter, old.limit == limit, old.toolLimits == tools,
+                old.maxTrackedClients == rl.maxTrackedClients
+            {
+                rateLimiter = old  // a reload (e.g. log rotation) must not hand every client a full bucket
+            } else {
+                rateLimiter = RateLimiter(limit: limit, toolLimits: tools, maxTrackedClients: rl.maxTrackedClients)
+            }
+        } else {
+            rateLimiter = nil
+        }
+        rateLimitPerPrincipal = rl.per == .principal
+        cors = CORSPolicy(
+            origins: config.cors.origins, allowCredentials: config.cors.allowCredentials,
+            maxAgeSeconds: Int(Self.milliseconds(config.cors.maxAge) / 1000))
     }
 
     static func milliseconds(_ d: Duration) -> Int64 {

@@ -60,7 +60,11 @@ enum ProxyHeaders {
 
     /// The upstream's response fields without hop-by-hop ones; the security headers replace the
     /// upstream's values of the same names; the request id is echoed.
-    static func clientResponseHeaders(_ head: HTTPResponseHead, state: GatewayState, requestID: String) -> HTTPHeaders {
+    static func clientResponseHeaders(
+        _ head: HTTPResponseHead, state: GatewayState, requestID: String, added: [(String, String)]
+    ) -> HTTPHeaders {
+        // When the gateway answers CORS itself, the upstream's own Access-Control-* fields must not mix in.
+        let replacesCORS = added.contains { $0.0 == "Access-Control-Allow-Origin" }
         let named = head.headers.contains(name: "Connection")
             ? Set(head.headers.listElements(name: "Connection").map { $0.lowercased() }) : []
         var out = HTTPHeaders()
@@ -69,8 +73,11 @@ enum ProxyHeaders {
             let lower = name.lowercased()
             if hopByHop.contains(lower) || named.contains(lower) || lower == "x-request-id" { continue }
             if state.securityHeaderNames.contains(lower) { continue }
+            if replacesCORS && lower.hasPrefix("access-control-") { continue }
+            if lower.hasPrefix("ratelimit-") && !added.isEmpty { continue }
             out.add(name: name, value: value)
         }
+        for (n, v) in added { out.add(name: n, value: v) }
         for (n, v) in state.securityHeaders { out.add(name: n, value: v) }
         out.add(name: "X-Request-Id", value: requestID)
         return out
