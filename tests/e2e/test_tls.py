@@ -25,7 +25,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from client_v2 import UNICODE_TEXT, text_of
 from mcp_raw import initialize, post_rpc, result_text, tool_call
 from support import EchoUpstream, Managed, free_port, port_accepts, sha256_form, wait_until
 from tls_support import (
-    CURL, DEFAULT_CIPHERS, DEFAULT_HSTS, EXAMPLE_CONFIG, GATEHOUSE_BIN, HTTPS_REQUIRED, OPENSSL, PKI,
-    TLSForwarder, TLSGateway, client_context, client_hello_bytes, clean_env, https_get, openssl,
-    request_outcome, run_until_exit, s_client, unique,
+    CURL, DEFAULT_CIPHERS, DEFAULT_HSTS, EXAMPLE_CONFIG, GATEHOUSE_BIN, HTTPS_REQUIRED, PKI,
+    TLSForwarder, TLSGateway, client_context, client_hello_bytes, clean_env, openssl,
+    request_outcome, run_until_exit, s_client, sslyze_python, unique,
 )
 
 pytestmark = pytest.mark.usefixtures("need_gateway")
@@ -210,16 +209,6 @@ def test_alpn_http11(tls_gateway, pki, echo):
 # --- sslyze on the example configuration ------------------------------------------------------------
 
 
-def sslyze_python() -> str | None:
-    """The interpreter that has sslyze: the suite's venv (requirements-v2.txt), or $E2E_SSLYZE_PYTHON."""
-    import os
-
-    for python in (os.environ.get("E2E_SSLYZE_PYTHON"), sys.executable):
-        if python and subprocess.run([python, "-c", "import sslyze"], capture_output=True, timeout=60).returncode == 0:
-            return python
-    return None
-
-
 def example_config(port: int, cert: Path, key: Path, upstream_url: str, api_key: str) -> str:
     """gateway.conf.example as shipped, with only what it asks the operator to give (certificate, key,
     a credential) and what a test machine needs (listen on 127.0.0.1:<port>, the upstream, no admin
@@ -239,12 +228,10 @@ def example_config(port: int, cert: Path, key: Path, upstream_url: str, api_key:
     return text
 
 
+@pytest.mark.timeout(600)      # the first run may make the sslyze venv (tls_support.sslyze_python)
 @pytest.mark.parametrize("cert_type", ["ec", "rsa"])
 def test_sslyze_mozilla_intermediate_on_the_example_config(tls_gateway, pki, keys, echo, workdir, cert_type):
     python = sslyze_python()
-    if python is None:
-        pytest.fail("sslyze is not installed in the e2e venv: tests/e2e/requirements-v2.txt needs "
-                    "sslyze==6.3.1 (which needs cryptography<47) or set E2E_SSLYZE_PYTHON")
     leaf = pki.server if cert_type == "ec" else pki.server_rsa
     port = free_port()
     text = example_config(port, leaf.cert, leaf.key, echo.url, keys.plain)

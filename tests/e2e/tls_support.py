@@ -29,8 +29,7 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import rawhttp
@@ -496,6 +495,51 @@ def run_until_exit(args: list[str], env: dict | None = None, cwd: Path | None = 
         out, err = proc.communicate(timeout=5)
         code = None
     return Exit(code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+# --- sslyze ---------------------------------------------------------------------------------------
+
+# sslyze 6.3.1 needs cryptography<47, while requirements-v2.txt pins cryptography==50.0.2 (needed by
+# nothing in that venv): until that pin moves, the suite's venv cannot hold sslyze, and this private
+# venv (made on first use, reused while its stamp matches) stands in for it.
+SSLYZE_PIN = "sslyze==6.3.1"
+SSLYZE_VENV = REPO / ".venv-e2e-sslyze"
+
+
+def _has_sslyze(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", "import sslyze"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def sslyze_python() -> str:
+    """An interpreter that can run `python -m sslyze`: $E2E_SSLYZE_PYTHON, the suite's own venv, or
+    .venv-e2e-sslyze at the repository root (made with pip from PyPI when missing or stale)."""
+    import fcntl
+    import sys
+
+    for python in (os.environ.get("E2E_SSLYZE_PYTHON"), sys.executable):
+        if python and _has_sslyze(python):
+            return python
+    python = str(SSLYZE_VENV / "bin" / "python")
+    stamp = SSLYZE_VENV / ".e2e-stamp"
+    want = f"{SSLYZE_PIN} {sys.version}"
+    with open(REPO / ".venv-e2e-sslyze.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)      # another run of the suite may be making it right now
+        if stamp.exists() and stamp.read_text() == want and _has_sslyze(python):
+            return python
+        shutil.rmtree(SSLYZE_VENV, ignore_errors=True)
+        steps = [[sys.executable, "-m", "venv", str(SSLYZE_VENV)],
+                 [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q", SSLYZE_PIN]]
+        for argv in steps:
+            proc = subprocess.run(argv, capture_output=True, timeout=500)
+            if proc.returncode != 0:
+                shutil.rmtree(SSLYZE_VENV, ignore_errors=True)
+                raise RuntimeError(f"cannot make {SSLYZE_VENV} for sslyze: {' '.join(argv)} exited {proc.returncode}:\n"
+                                   f"{(proc.stdout + proc.stderr).decode(errors='replace')[-3000:]}")
+        stamp.write_text(want)
+    return python
 
 
 # --- an https upstream ----------------------------------------------------------------------------
