@@ -29,6 +29,16 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var responseHeaders: [(String, String)] = []
         var rpcMethod: String?
         var tool: String?
+        /// What inspection learned of an MCP POST (ids, tools/list, called tools).
+        var mcpInfo: MCPRequestInfo?
+        /// A tools/call: its timer runs until the whole answer is in (mcp.call_timeout / tool_timeouts).
+        var isCallTimed = false
+        /// A tools/list answer in JSON, held whole to be filtered before it goes out.
+        var heldResponseHead: HTTPResponseHead?
+        var heldResponseBody: [UInt8] = []
+        /// A tools/list answer as SSE: events are parsed and filtered one by one.
+        var sseFilter: SSEParser?
+        var isResponseSSE = false
         /// The client's request has been read to its end.
         var isRequestDone = false
         /// Authentication waits for a JWKS refetch (a token with an unknown kid); the body stays unread.
@@ -407,12 +417,22 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             return
         }
 
-        // 7. MCP messages are read whole before they go on (inspection plugs in here).
-        if head.method == "POST" && state.mcpPaths.contains(String(path)) && head.framing != .none {
-            ex.isCollectingBody = true
-            if case .contentLength(let n) = head.framing { ex.body.reserveCapacity(n) }
-            sendContinueIfExpected()
-            return
+        // 7. MCP messages are read whole and inspected before they go on (§6).
+        if state.mcpPaths.contains(String(path)) {
+            if head.method == "POST" {
+                ex.isCollectingBody = true
+                if case .contentLength(let n) = head.framing { ex.body.reserveCapacity(n) }
+                sendContinueIfExpected()
+                return
+            }
+            // GET streams and DELETE carry no message, but a session id that must be the caller's.
+            if let rejection = state.mcp.checkSession(
+                headers: head.headers, principal: ex.principal, requestID: ex.requestID, ipAddress: ex.clientIP,
+                userAgent: head.headers.first(name: "User-Agent"))
+            {
+                respond(rejection)
+                return
+            }
         }
 
         // 8. Forwarding, the body streamed as it arrives.
@@ -487,9 +507,9 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         ex.isRequestDone = true
         if ex.isCollectingBody {
             ex.isCollectingBody = false
-            noteRPCMethod()
-            startForwarding(body: ex.body)
+            let body = ex.body
             ex.body = []
+            inspectAndForward(body)
         } else if let up = ex.upstream, ex.isUpstreamRequestChunked {
             HTTPSerializer.writeLastChunk(into: &up.output)
             up.flush()
@@ -497,16 +517,46 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         checkExchangeComplete()
     }
 
-    /// The JSON-RPC method and tool name of an MCP message, for the access log.
-    private func noteRPCMethod() {
-        guard let message = try? JSONReader.parse(ex.body, maxDepth: 64) else { return }
-        ex.rpcMethod = message["method"]?.stringValue
-        if ex.rpcMethod == "tools/call" { ex.tool = message["params"]?["name"]?.stringValue }
+    /// Step 7 for an MCP POST: inspection (§6.1–6.7), per-tool rate limits, then forwarding with the
+    /// call's own timeout.
+    private func inspectAndForward(_ body: [UInt8]) {
+        guard let head = ex.head else { return }
+        let decision = state.mcp.inspect(
+            body: body, headers: head.headers, principal: ex.principal, requestID: ex.requestID,
+            ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"))
+        let info = decision.info
+        ex.mcpInfo = info
+        ex.rpcMethod = info.rpcMethod
+        ex.tool = info.tool
+        for event in info.accessEvents { context.logs.write(event) }
+        switch decision {
+        case .reject(let rejection, _):
+            respond(rejection)
+        case .forward(let rewritten, _):
+            if let limiter = state.rateLimiter, let principal = ex.principal {
+                for tool in info.calledTools {
+                    guard let d = limiter.takeToolCall(principal: principal.name, tool: tool, now: gh_monotonic_ns()) else { continue }
+                    if !d.allowed {
+                        respond(
+                            d.rejection(
+                                subject: .tool(principal: principal.name, tool: tool), ipAddress: ex.clientIP,
+                                userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
+                        return
+                    }
+                }
+            }
+            var timeout: Int64?
+            if let tool = info.callTimeoutTool {
+                timeout = state.toolTimeoutMilliseconds[tool] ?? state.callTimeoutMilliseconds
+                ex.isCallTimed = true
+            }
+            startForwarding(body: rewritten ?? body, timeoutMilliseconds: timeout)
+        }
     }
 
     // MARK: Forwarding (step 8)
 
-    private func startForwarding(body: [UInt8]?) {
+    private func startForwarding(body: [UInt8]?, timeoutMilliseconds: Int64? = nil) {
         guard let head = ex.head else { return }
         let up: UpstreamConnection
         do {
@@ -538,7 +588,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             ? String(head.originFormTarget) : state.upstreamBasePath + head.originFormTarget
         HTTPSerializer.writeRequestHead(method: head.method, target: target, headers: headers, into: &up.output)
         if let body { up.output.writeBytes(body) }
-        loop.arm(responseTimer, after: state.responseTimeoutMilliseconds)
+        loop.arm(responseTimer, after: timeoutMilliseconds ?? state.responseTimeoutMilliseconds)
         if up.state == .connected { up.flush() }
     }
 
@@ -565,10 +615,37 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     }
 
     private func responseTimedOut() {
-        guard ex.isActive, !ex.isResponseStarted, let up = ex.upstream else { return }
+        guard ex.isActive, let up = ex.upstream else { return }
         ex.upstream = nil
         context.pool.discard(up)
-        respond(Rejection.standard(status: 504))
+        if !ex.isResponseStarted {
+            respond(Rejection.standard(status: 504))
+            return
+        }
+        // A tools/call that outlived its timeout on an SSE stream already open: a JSON-RPC error event for
+        // its id, then the stream ends (§4, -32001).
+        guard ex.isResponseSSE, ex.isResponseChunked else {
+            abort()
+            return
+        }
+        let id = ex.mcpInfo?.ids.first
+        let event = ErrorBody.jsonRPC(
+            id: id, code: ErrorBody.RPCCode.requestTimeout, message: "Request timeout", details: [],
+            requestID: ex.requestID)
+        var frame = Array("event: message\r\ndata: ".utf8)
+        frame.append(contentsOf: event)
+        frame.append(contentsOf: Array("\r\n\r\n".utf8))
+        HTTPSerializer.writeChunk(frame, into: &output)
+        HTTPSerializer.writeLastChunk(into: &output)
+        ex.status = ex.status == 0 ? 504 : ex.status
+        ex.isResponseDone = true
+        closeWhenFlushed = closeWhenFlushed || !ex.isRequestDone
+        context.logs.write(
+            SecurityEvent(
+                .security(severity: .low, kind: "call_timeout", details: [("tool", .string(ex.tool ?? ""))]),
+                ipAddress: ex.clientIP, userAgent: ex.head?.headers.first(name: "User-Agent"), requestID: ex.requestID))
+        flushOutput()
+        checkExchangeComplete()
     }
 
     func upstreamReadable(_ upstream: UpstreamConnection, eof: Bool) {
@@ -597,20 +674,58 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private func handleUpstreamPart(_ part: HTTPResponsePart, _ upstream: UpstreamConnection) {
         switch part {
         case .head(let head):
-            loop.cancel(responseTimer)
+            if !ex.isCallTimed { loop.cancel(responseTimer) }
             ex.upstreamMilliseconds = Double(monotonicMilliseconds() - ex.upstreamStartMilliseconds)
             ex.upstreamResponseKeepAlive = head.keepAlive
             ex.upstreamResponseCloseDelimited = head.framing == .untilClose
+            ex.isResponseSSE = head.headers.first(name: "Content-Type")?.lowercased().hasPrefix("text/event-stream") ?? false
+            noteSession(head)
+            if let info = ex.mcpInfo, info.expectsToolsList, head.status == 200 {
+                if ex.isResponseSSE {
+                    ex.sseFilter = SSEParser()
+                } else if head.framing != .none {
+                    // Held whole (bounded) and filtered at the end: its Content-Length changes.
+                    ex.heldResponseHead = head
+                    return
+                }
+            }
             writeResponseHead(head)
         case .body(let bytes):
             ex.bytesOut += Int64(bytes.count)
-            if ex.isResponseChunked {
+            if ex.heldResponseHead != nil {
+                ex.heldResponseBody.append(contentsOf: bytes)
+                if ex.heldResponseBody.count > ClientConnection.maxFilteredBody {
+                    // Too large to filter: fail closed rather than show unfiltered tools.
+                    ex.heldResponseHead = nil
+                    ex.heldResponseBody = []
+                    upstreamFailed(upstream, error: nil, beforeResponse: true)
+                }
+                return
+            }
+            if ex.sseFilter != nil {
+                writeFilteredSSE(bytes)
+            } else if ex.isResponseChunked {
                 HTTPSerializer.writeChunk(bytes, into: &output)
             } else {
                 output.writeBytes(bytes)
             }
             flushOutput()
         case .end:
+            if ex.isCallTimed { loop.cancel(responseTimer) }
+            if let held = ex.heldResponseHead, let info = ex.mcpInfo {
+                let rewrite = state.mcp.filterResponse(
+                    body: ex.heldResponseBody, info: info, principal: ex.principal, requestID: ex.requestID)
+                for event in rewrite.events { context.logs.write(event) }
+                let body = rewrite.body ?? ex.heldResponseBody
+                ex.heldResponseHead = nil
+                ex.heldResponseBody = []
+                writeResponseHead(held, bodyLength: body.count)
+                output.writeBytes(body)
+            } else if var parser = ex.sseFilter {
+                let rest = parser.pendingBytes
+                ex.sseFilter = nil
+                if !rest.isEmpty { HTTPSerializer.writeChunk(rest, into: &output) }
+            }
             if ex.isResponseChunked { HTTPSerializer.writeLastChunk(into: &output) }
             ex.upstream = nil
             if ex.upstreamResponseKeepAlive && !ex.upstreamResponseCloseDelimited && upstream.input.isEmpty
@@ -626,13 +741,62 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         }
     }
 
-    private func writeResponseHead(_ upstreamHead: HTTPResponseHead) {
+    /// Upstream answers larger than this are not held for tools/list filtering.
+    static let maxFilteredBody = 16 << 20
+
+    /// Learns and forgets session ids (§6.6): bound to the caller when the upstream hands one out,
+    /// forgotten when a DELETE ends it or the upstream no longer knows it.
+    private func noteSession(_ response: HTTPResponseHead) {
+        guard let head = ex.head, state.mcpPaths.contains(String(head.path)) else { return }
+        if let session = response.headers.first(name: "Mcp-Session-Id"), (200..<300).contains(response.status) {
+            if !state.mcp.sessionEstablished(session, principal: ex.principal) {
+                context.logs.write(
+                    SecurityEvent(
+                        .security(severity: .high, kind: "session_mismatch", details: [("reason", "upstream reissued a bound session")]),
+                        ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
+            }
+        }
+        if let session = head.headers.first(name: "Mcp-Session-Id"),
+            (head.method == "DELETE" && (200..<300).contains(response.status)) || response.status == 404
+        {
+            state.mcp.sessionEnded(session)
+        }
+    }
+
+    /// SSE events of a tools/list answer: message events filtered, everything else passed byte for byte.
+    private func writeFilteredSSE(_ bytes: ArraySlice<UInt8>) {
+        guard var parser = ex.sseFilter, let info = ex.mcpInfo else { return }
+        let events = parser.feed(bytes)
+        ex.sseFilter = parser
+        var out: [UInt8] = []
+        for (event, raw) in events {
+            if !event.isCommentOnly, event.event == nil || event.event == "message", !event.data.isEmpty {
+                let rewrite = state.mcp.filterSSEEventData(
+                    event.data, info: info, principal: ex.principal, requestID: ex.requestID)
+                for e in rewrite.events { context.logs.write(e) }
+                if let data = rewrite.body {
+                    out.append(contentsOf: MCPResponseFilter.frameSSEEvent(event, data: data))
+                    continue
+                }
+            }
+            out.append(contentsOf: raw)
+        }
+        if !out.isEmpty { HTTPSerializer.writeChunk(out, into: &output) }
+    }
+
+    private func writeResponseHead(_ upstreamHead: HTTPResponseHead, bodyLength: Int? = nil) {
         guard let head = ex.head else { return }
         ex.isResponseStarted = true
         ex.status = upstreamHead.status
         var headers = ProxyHeaders.clientResponseHeaders(
             upstreamHead, state: state, requestID: ex.requestID, added: ex.responseHeaders)
-        switch upstreamHead.framing {
+        var framing = upstreamHead.framing
+        if let bodyLength {
+            framing = .contentLength(bodyLength)
+        } else if ex.sseFilter != nil, framing != .none {
+            framing = .chunked  // rewritten events change the length
+        }
+        switch framing {
         case .contentLength(let n):
             headers.add(name: "Content-Length", value: String(n))
         case .chunked:

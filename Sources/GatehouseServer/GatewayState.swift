@@ -51,6 +51,12 @@ public final class GatewayState: Sendable {
     public let clientCertificatePermissions: [String]
     /// Paths whose POST bodies are MCP messages (read whole and inspected).
     public let mcpPaths: Set<String>
+    /// Validation, sanitization, authorization, session binding and tool pins of MCP messages (§6).
+    /// Its session bindings and pins outlive reloads.
+    public let mcp: MCPInspector
+    /// How long a tools/call may wait for its whole answer (mcp.call_timeout), and per tool.
+    public let callTimeoutMilliseconds: Int64
+    public let toolTimeoutMilliseconds: [String: Int64]
     /// Security headers added to every answer (HSTS already left out when the listener is plain HTTP).
     public let securityHeaders: [(String, String)]
     /// Lower-cased names of `securityHeaders`, replaced in upstream answers.
@@ -179,6 +185,38 @@ public final class GatewayState: Sendable {
         acceptsClientCertificates = config.auth.accepts(.mtls) && config.tls.clientAuth != .off && config.tls.isEnabled
         clientCertificatePermissions = config.auth.defaultAPIKeyPermissions
         mcpPaths = Set(config.mcp.paths)
+        let m = config.mcp
+        let matcher: MCPToolNameMatcher
+        if m.toolNamePattern.pattern == MCPToolNameMatcher.standardPattern {
+            matcher = .standard
+        } else {
+            let regex = m.toolNamePattern
+            matcher = MCPToolNameMatcher(pattern: regex.pattern, predicate: { regex.matches($0) })
+        }
+        let settings = MCPInspectionSettings(
+            toolNamePattern: matcher, requireArguments: m.requireArguments, maxJSONDepth: m.maxJSONDepth,
+            allowBatches: m.allowBatches, sanitize: GatehousePolicy.SanitizeMode(rawValue: m.sanitize.rawValue) ?? .off,
+            rules: AuthorizationRules(rules: config.authorization.rules),
+            filterToolsList: config.authorization.filterToolsList, bindSessions: m.bindSessions,
+            pinTools: GatehousePolicy.PinMode(rawValue: m.pinTools.rawValue) ?? .off)
+        var pins = previous?.mcp.pins
+        if !m.pinnedToolsFile.isEmpty {
+            switch ConfigFiles.read(m.pinnedToolsFile) {
+            case .success(let bytes):
+                do {
+                    let loaded = try ToolPins.load(file: bytes)
+                    if let existing = pins { existing.repin(loaded.pinned) } else { pins = loaded }
+                } catch {
+                    throw GatewayStartError(message: "mcp.pinned_tools_file: \(m.pinnedToolsFile): \(error)", isConfiguration: true)
+                }
+            case .failure:
+                break  // not written yet (`gatehouse pin` writes it): pins are learned on first sight meanwhile
+            }
+        }
+        mcp = MCPInspector(
+            settings: settings, sessions: previous?.mcp.sessions ?? SessionBindings(), pins: pins ?? ToolPins())
+        callTimeoutMilliseconds = Self.milliseconds(m.callTimeout)
+        toolTimeoutMilliseconds = m.toolTimeouts.mapValues { Self.milliseconds($0) }
         let headers = config.headers.map { ($0.name, $0.value) }
         securityHeaders = config.tls.isEnabled
             ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
