@@ -93,7 +93,20 @@ public enum ClientAddress {
     public static func resolve(
         peer: String, xForwardedFor: [String], isTrusted: ([UInt8]) -> Bool
     ) -> String {
-        guard var client = parseHop(Array(peer.utf8)[...]) else { return peer }
+        guard let address = parseHop(Array(peer.utf8)[...]) else { return peer }
+        return resolve(peerAddress: address, xForwardedFor: xForwardedFor, isTrusted: isTrusted)
+    }
+
+    /// The same walk starting from the peer's address bytes (4 or 16, as the socket gave them).
+    public static func resolve(peerAddress: [UInt8], xForwardedFor: [String], trusted: TrustedProxies) -> String {
+        resolve(peerAddress: peerAddress, xForwardedFor: xForwardedFor, isTrusted: trusted.contains)
+    }
+
+    /// The walk itself, from the peer's address bytes with any matcher of trusted addresses.
+    public static func resolve(
+        peerAddress: [UInt8], xForwardedFor: [String], isTrusted: ([UInt8]) -> Bool
+    ) -> String {
+        var client = peerAddress
         guard isTrusted(client) else { return format(client) }
         walk: for value in xForwardedFor.reversed() {
             let bytes = Array(value.utf8)

@@ -60,6 +60,8 @@ public final class Metrics: Sendable {
 
     let loopCount: Int
     let rpcMethodIndex: [String: Int]
+    let noneColumn: Int
+    let otherColumn: Int
     let requests: AtomicCounters
     let requestDuration: FixedHistogram
     let upstreamDuration: FixedHistogram
@@ -86,6 +88,9 @@ public final class Metrics: Sendable {
         var index: [String: Int] = [:]
         for (position, name) in Self.rpcMethodLabels.enumerated() { index[name] = position }
         rpcMethodIndex = index
+        // Both names are in rpcMethodLabels, a constant above.
+        noneColumn = index["none"]!
+        otherColumn = index["other"]!
         requests = AtomicCounters(count: (Self.statusRange.count + 1) * Self.rpcMethodLabels.count)
         let bounds = Self.durationBucketsSeconds.map { UInt64(($0 * 1e9).rounded()) }
         requestDuration = FixedHistogram(boundsNanoseconds: bounds)
@@ -166,10 +171,10 @@ public final class Metrics: Sendable {
     }
 
     func methodColumn(_ rpcMethod: String?) -> Int {
-        guard let rpcMethod else { return rpcMethodIndex["none"]! }  // "none" is in rpcMethodLabels.
+        guard let rpcMethod else { return noneColumn }
         // Client-chosen text that merely spells a bucket name does not land in it.
-        if rpcMethod == "none" || rpcMethod == "other" { return rpcMethodIndex["other"]! }
-        return rpcMethodIndex[rpcMethod] ?? rpcMethodIndex["other"]!
+        if rpcMethod == "none" { return otherColumn }
+        return rpcMethodIndex[rpcMethod] ?? otherColumn
     }
 
     private func loopSlot(_ loop: Int) -> Int {

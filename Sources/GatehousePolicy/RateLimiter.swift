@@ -214,6 +214,7 @@ final class BucketTable<Key: Hashable & Sendable>: Sendable {
 /// Buckets in slots of one array, linked from most to least recently seen, with a dictionary from key
 /// to slot: a take is one lookup and a few index writes; when full, the least recent slot is reused.
 struct LRUBuckets<Key: Hashable>: ~Copyable {
+    /// One slot: a client's bucket and its neighbours in recency order (-1 for none).
     struct Node {
         var key: Key
         var bucket: TokenBucket

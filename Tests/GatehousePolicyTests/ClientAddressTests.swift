@@ -86,6 +86,18 @@ final class ClientAddressTests: XCTestCase {
             ClientAddress.resolve(peer: "0:0:0:0:0:0:0:1", xForwardedFor: [], trusted: TrustedProxies([])), "::1")
     }
 
+    func testPeerAddressBytes() {
+        XCTAssertEqual(
+            ClientAddress.resolve(peerAddress: [10, 0, 0, 1], xForwardedFor: ["198.51.100.7"], trusted: proxies),
+            "198.51.100.7")
+        XCTAssertEqual(
+            ClientAddress.resolve(peerAddress: [203, 0, 113, 5], xForwardedFor: ["198.51.100.7"], trusted: proxies),
+            "203.0.113.5")
+        let mapped: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]
+        XCTAssertEqual(
+            ClientAddress.resolve(peerAddress: mapped, xForwardedFor: ["2001:db8::7"], trusted: proxies), "2001:db8::7")
+    }
+
     func testClosureMatcher() {
         var asked: [String] = []
         let client = ClientAddress.resolve(peer: "127.0.0.1", xForwardedFor: ["9.9.9.9, 8.8.8.8"]) { address in

@@ -291,12 +291,14 @@ final class MetricsTests: XCTestCase {
 /// `_sum`, `_count`), no family is declared twice, no series appears twice, label values are unescaped,
 /// and histogram buckets are cumulative and end with `+Inf` equal to `_count`.
 struct Exposition {
+    /// One sample line.
     struct Sample {
         var name: String
         var labels: [String: String]
         var value: Double
     }
 
+    /// Why a document was refused.
     struct Malformed: Error, CustomStringConvertible {
         var description: String
     }
