@@ -120,6 +120,9 @@ class PKI:
     CLIENT_CN_PRINCIPAL = "cn-only-agent"
 
     def __init__(self, directory: Path):
+        if shutil.which(OPENSSL) is None:
+            raise RuntimeError("the TLS tests make their certificates with the openssl CLI: install it "
+                               "(Debian: apt-get install openssl)")
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.ca = self.authority("ca", "Gatehouse E2E Test CA")
