@@ -31,4 +31,4 @@ demo: release
 	.build/release/gatehouse demo
 
 clean:
-	rm -rf .build .venv-e2e .venv-e2e-v1
+	rm -rf .build .build-* .venv-e2e .venv-e2e-v1 .venv-e2e-sslyze

@@ -127,6 +127,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             case .done:
                 isHandshaking = false
                 context.counters.tlsHandshakes.add(1, ordering: .relaxed)
+                context.metrics.recordTLSHandshake(succeeded: true)
                 peerCertificatePrincipal = tls.peerPrincipal
                 loop.cancel(headerTimer)
                 loop.arm(headerTimer, after: state.headerTimeoutMilliseconds)
@@ -143,6 +144,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     }
 
     private func tlsFailed(_ error: TLSError) {
+        context.metrics.recordTLSHandshake(succeeded: false)
         if !error.isPeerGone {
             context.logs.write(
                 SecurityEvent(
@@ -372,6 +374,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         let decision = limiter.take(key: key, now: gh_monotonic_ns())
         ex.responseHeaders.append(contentsOf: decision.headers.filter { $0.0 != "Retry-After" })
         if decision.allowed { return true }
+        context.metrics.recordRateLimited()
         respond(
             decision.rejection(
                 subject: subject, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"),
@@ -398,6 +401,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             ex.isAwaitingKeys = true
             return
         case .failure(let failure):
+            context.metrics.recordAuthFailure(failure)
             let event = SecurityEvent.authenticationFailed(
                 failure, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
             respond(Rejection.unauthorized(failure, resourceMetadata: state.resourceMetadataURL, securityEvent: event))
@@ -537,6 +541,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                 for tool in info.calledTools {
                     guard let d = limiter.takeToolCall(principal: principal.name, tool: tool, now: gh_monotonic_ns()) else { continue }
                     if !d.allowed {
+                        context.metrics.recordRateLimited()
                         respond(
                             d.rejection(
                                 subject: .tool(principal: principal.name, tool: tool), ipAddress: ex.clientIP,
@@ -895,9 +900,25 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         processInput()
     }
 
-    /// Step 10: the access record.
+    /// Step 10: the access record and the metrics.
     private func finishExchange() {
-        let duration = Double(monotonicMilliseconds() - ex.startMilliseconds)
+        let elapsed = monotonicMilliseconds() - ex.startMilliseconds
+        let duration = Double(elapsed)
+        let metrics = context.metrics
+        metrics.recordRequest(status: ex.status, rpcMethod: ex.rpcMethod, durationNanoseconds: UInt64(max(0, elapsed)) * 1_000_000)
+        if let up = ex.upstreamMilliseconds { metrics.recordUpstreamResponse(durationNanoseconds: UInt64(max(0, up)) * 1_000_000) }
+        if ex.rpcMethod == "tools/call", let tool = ex.tool, ex.status != 400 {
+            let outcome: ToolCallOutcome
+            switch ex.status {
+            case 200..<300: outcome = .ok
+            case 403: outcome = .denied
+            case 429: outcome = .rateLimited
+            case 504: outcome = .timeout
+            case 502: outcome = .upstreamError
+            default: outcome = .error
+            }
+            metrics.recordToolCall(tool: tool, outcome: outcome)
+        }
         context.logs.write(
             AccessRecord(
                 method: ex.head?.method ?? "-", path: ex.head.map { String($0.path) } ?? "-", status: ex.status,

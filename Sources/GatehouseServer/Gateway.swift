@@ -24,6 +24,8 @@ public final class Gateway: @unchecked Sendable {
     private var listeners: [Listener] = []
     public let logs: GatewayLogs
     public let counters = GatewayCounters()
+    public let metrics: Metrics
+    let poolSizes: UpstreamPoolSizes
     public private(set) var state: GatewayState
     /// The address the gateway listens on (with the real port when port 0 was asked for).
     public private(set) var boundAddress: SocketAddress
@@ -41,9 +43,14 @@ public final class Gateway: @unchecked Sendable {
         var loops: [EventLoop] = []
         for i in 0..<workers { loops.append(try EventLoop(index: i)) }
         self.loops = loops
+        metrics = Metrics(loopCount: workers)
+        poolSizes = UpstreamPoolSizes(count: workers)
         var contexts: [LoopContext] = []
         for loop in loops {
-            contexts.append(LoopContext(loop: loop, homeLoop: loops[0], state: state, logs: logs, counters: counters))
+            contexts.append(
+                LoopContext(
+                    loop: loop, homeLoop: loops[0], state: state, logs: logs, counters: counters, metrics: metrics,
+                    poolSizes: poolSizes))
         }
         self.contexts = contexts
         let address: SocketAddress
@@ -91,16 +98,13 @@ public final class Gateway: @unchecked Sendable {
         extras.append(object)
     }
 
-    /// The Prometheus text of /metrics.
+    /// The Prometheus text of /metrics: the registry, with the gauges read now.
     func renderMetrics() -> [UInt8] {
-        var out = ""
-        out += "# HELP gatehouse_connections_active Client connections open now.\n"
-        out += "# TYPE gatehouse_connections_active gauge\n"
-        out += "gatehouse_connections_active \(counters.activeConnections.load(ordering: .relaxed))\n"
-        out += "# HELP gatehouse_tls_handshakes_total TLS handshakes completed.\n"
-        out += "# TYPE gatehouse_tls_handshakes_total counter\n"
-        out += "gatehouse_tls_handshakes_total \(counters.tlsHandshakes.load(ordering: .relaxed))\n"
-        return Array(out.utf8)
+        metrics.setUpstreamPoolSize(poolSizes.total)
+        metrics.setLogLinesDropped((logs.security?.droppedLines ?? 0) + (logs.access === logs.security ? 0 : logs.access?.droppedLines ?? 0))
+        metrics.setRateLimitTrackedKeys(state.rateLimiter?.trackedKeyCount ?? 0)
+        metrics.setJWKSAge(seconds: state.jwt?.keysAgeSeconds.map { Int($0) })
+        return metrics.renderPrometheus()
     }
 
     public func start() {

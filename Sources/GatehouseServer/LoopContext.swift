@@ -44,15 +44,23 @@ final class LoopContext {
     let pool: UpstreamPool
     let logs: GatewayLogs
     let counters: GatewayCounters
+    let metrics: Metrics
     /// Open client connections, for draining.
     var connections: [ObjectIdentifier: ClientConnection] = [:]
     var isDraining = false
+    /// Each loop's count of open upstream connections, read by /metrics from another thread.
+    let upstreamPoolSizes: UpstreamPoolSizes
     /// Called when draining and the last connection closed.
     var onDrained: (() -> Void)?
 
-    init(loop: EventLoop, homeLoop: EventLoop, state: GatewayState, logs: GatewayLogs, counters: GatewayCounters) {
+    init(
+        loop: EventLoop, homeLoop: EventLoop, state: GatewayState, logs: GatewayLogs, counters: GatewayCounters,
+        metrics: Metrics, poolSizes: UpstreamPoolSizes
+    ) {
+        self.metrics = metrics
         self.loop = loop
         self.homeLoop = homeLoop
+        self.upstreamPoolSizes = poolSizes
         self.state = state
         self.pool = UpstreamPool(loop: loop)
         self.logs = logs
@@ -61,10 +69,13 @@ final class LoopContext {
 
     func connectionOpened(_ c: ClientConnection) {
         connections[ObjectIdentifier(c)] = c
+        metrics.connectionOpened(loop: loop.index)
     }
 
     func connectionClosed(_ c: ClientConnection) {
         connections[ObjectIdentifier(c)] = nil
+        metrics.connectionClosed(loop: loop.index)
+        upstreamPoolSizes.set(loop.index, pool.openCount)
         if isDraining && connections.isEmpty { onDrained?() }
     }
 
@@ -75,4 +86,24 @@ final class LoopContext {
         pool.closeAll()
         if connections.isEmpty { onDrained?() }
     }
+}
+
+/// Open upstream connections per loop, published for /metrics (each loop writes only its own slot).
+public final class UpstreamPoolSizes: Sendable {
+    /// One atomic per loop (Atomic is not copyable, so each sits in its own box).
+    final class Slot: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    private let slots: [Slot]
+
+    init(count: Int) {
+        slots = (0..<count).map { _ in Slot() }
+    }
+
+    func set(_ index: Int, _ value: Int) {
+        slots[index].value.store(value, ordering: .relaxed)
+    }
+
+    public var total: Int { slots.reduce(0) { $0 + $1.value.load(ordering: .relaxed) } }
 }
