@@ -71,6 +71,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private var parser: HTTPRequestParser
     private var ex = Exchange()
     private var isClosed = false
+    /// Runs once when the connection closes (releases its per-address slot).
+    var onClose: (() -> Void)?
     private var isParserFailed = false
     private var isReading = true
     private var wantsWrite = false
@@ -1031,6 +1033,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         loop.deregister(fd)
         closeDescriptor(fd)
         context.counters.activeConnections.subtract(1, ordering: .relaxed)
+        onClose?()
+        onClose = nil
         context.connectionClosed(self)
     }
 }

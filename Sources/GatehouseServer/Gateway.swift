@@ -24,6 +24,7 @@ public final class Gateway: @unchecked Sendable {
     private var listeners: [Listener] = []
     public let logs: GatewayLogs
     public let counters = GatewayCounters()
+    let connectionsPerAddress = ConnectionsPerAddress()
     public let metrics: Metrics
     let poolSizes: UpstreamPoolSizes
     public private(set) var state: GatewayState
@@ -79,17 +80,27 @@ public final class Gateway: @unchecked Sendable {
                 boundAddress = address
             }
             let counters = self.counters
+            let perAddress = connectionsPerAddress
             let listener = Listener(
                 loop: ctx.loop, fd: fd,
-                admit: {
+                admit: { peer in
                     let n = counters.activeConnections.wrappingAdd(1, ordering: .relaxed).newValue
                     if n > ctx.state.maxConnections {
                         counters.activeConnections.subtract(1, ordering: .relaxed)
                         return false
                     }
+                    if !perAddress.admit(peer.addressBytes, limit: ctx.state.maxConnectionsPerAddress) {
+                        counters.activeConnections.subtract(1, ordering: .relaxed)
+                        return false
+                    }
                     return true
                 },
-                makeConnection: { fd, peer in _ = ClientConnection(context: ctx, fd: fd, peer: peer) })
+                makeConnection: { fd, peer in
+                    let c = ClientConnection(context: ctx, fd: fd, peer: peer)
+                    if ctx.state.maxConnectionsPerAddress > 0 {
+                        c.onClose = { perAddress.release(peer.addressBytes) }
+                    }
+                })
             listeners.append(listener)
         }
     }

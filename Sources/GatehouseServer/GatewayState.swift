@@ -19,6 +19,8 @@ public final class GatewayState: Sendable {
     public let drainTimeoutMilliseconds: Int64
     public let tlsHandshakeTimeoutMilliseconds: Int64
     public let maxConnections: Int
+    /// Open connections one client address may hold (0 = no limit).
+    public let maxConnectionsPerAddress: Int
     public let maxIdleUpstreamConnections: Int
 
     public let upstreamAddress: SocketAddress
@@ -123,6 +125,7 @@ public final class GatewayState: Sendable {
         drainTimeoutMilliseconds = Self.milliseconds(config.server.drainTimeout)
         tlsHandshakeTimeoutMilliseconds = Self.milliseconds(config.tls.handshakeTimeout)
         maxConnections = config.server.maxConnections
+        maxConnectionsPerAddress = config.server.maxConnectionsPerIP
         maxIdleUpstreamConnections = config.upstream.maxIdleConnections
         upstreamAuthority = up.authority
         upstreamBasePath = up.basePath == "/" ? "" : up.basePath

@@ -7,13 +7,13 @@ final class Listener: EventHandler {
     unowned let loop: EventLoop
     let fd: Int32
     private let makeConnection: (Int32, SocketAddress) -> Void
-    private let admit: () -> Bool
+    private let admit: (SocketAddress) -> Bool
     private var isOpen = true
     private var backoffTimer: LoopTimer!
 
     /// `admit` decides whether one more connection may be taken (max_connections); `makeConnection`
     /// takes ownership of the accepted descriptor.
-    init(loop: EventLoop, fd: Int32, admit: @escaping () -> Bool, makeConnection: @escaping (Int32, SocketAddress) -> Void) {
+    init(loop: EventLoop, fd: Int32, admit: @escaping (SocketAddress) -> Bool, makeConnection: @escaping (Int32, SocketAddress) -> Void) {
         self.loop = loop
         self.fd = fd
         self.admit = admit
@@ -40,7 +40,7 @@ final class Listener: EventHandler {
                 return
             }
             guard let (c, peer) = accepted else { return }
-            if !admit() {
+            if !admit(peer) {
                 closeDescriptor(c)
                 continue
             }

@@ -193,7 +193,7 @@ extension Gateway {
     /// Serves a built-in endpoint on `loop` from a listening socket.
     func attachLocalServer(fd: Int32, loop: EventLoop, handler: @escaping LocalHandler) {
         let listener = Listener(
-            loop: loop, fd: fd, admit: { true },
+            loop: loop, fd: fd, admit: { _ in true },
             makeConnection: { c, _ in _ = LocalServerConnection(loop: loop, fd: c, handler: handler) })
         retainExtra(listener)
     }
