@@ -41,8 +41,14 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var isResponseSSE = false
         /// The client's request has been read to its end.
         var isRequestDone = false
-        /// Authentication waits for a JWKS refetch (a token with an unknown kid); the body stays unread.
-        var isAwaitingKeys = false
+        /// The phase the request is in (where a parked request resumes).
+        var phase: Phase = .gatewayEndpoints
+        /// Waiting in a phase (JWKS refetch, Redis decision); the body stays unread meanwhile.
+        var isParked = false
+        /// Authentication already waited once for a JWKS refetch.
+        var hasAwaitedKeys = false
+        /// A rate decision that arrived while parked.
+        var pendingRateDecision: RateDecision?
         /// The answer has been written to the output buffer completely.
         var isResponseDone = false
         /// Answered early: the rest of the request body is read and dropped.
@@ -256,7 +262,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         isProcessingInput = true
         defer { isProcessingInput = false }
         while !isClosed && !isParserFailed {
-            if ex.isActive && (ex.isRequestDone || ex.isAwaitingKeys) { break }
+            if ex.isActive && (ex.isRequestDone || ex.isParked) { break }
             if !ex.isActive && (closeWhenFlushed || isDraining) { break }
             if let up = ex.upstream, up.output.readableBytes > ClientConnection.highWaterMark {
                 setReading(false)
@@ -308,142 +314,213 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
 
     // MARK: The request phases (contract §3)
 
-    /// Steps 2–8 in order. Each step either lets the request go on or answers it; the access log and the
-    /// security events are written however it ends (step 10, in `finishExchange`).
+    /// The request phases of §3, in the contract's order. The order is the point: rate limiting by address
+    /// comes before any work is spent; CORS comes before authentication because preflights carry no
+    /// credentials; the principal's limit needs authentication; inspection needs the principal (permissions,
+    /// session owner). A phase lets the request go on, answers it (which ends it), or parks it until
+    /// something it waits for arrives (a JWKS refetch, a Redis decision); `runPhases` then resumes with
+    /// the same phase. The access log and security events are written however the request ends (step 10).
+    enum Phase: Int, Comparable {
+        case gatewayEndpoints, rateLimitByAddress, cors, authentication, rateLimitByPrincipal, mcpInspection, forwarding
+
+        static func < (a: Phase, b: Phase) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// What a phase did.
+    enum PhaseOutcome { case next, answered, parked }
+
     private func beginExchange(_ head: HTTPRequestHead) {
         loop.cancel(headerTimer)
         loop.cancel(idleTimer)
         startExchangeRecord(head: head)
-        if head.framing == .none { /* the parser still reports .end right after the head */ }
         if isDraining { closeWhenFlushed = true }
-
         ex.clientIP = state.trustedProxies.isEmpty
             ? peerHost
             : ClientAddress.resolve(
                 peer: peerHost, xForwardedFor: head.headers.values(name: "X-Forwarded-For"),
                 isTrusted: { [state] bytes in state.trustedProxies.contains { $0.contains(bytes) } })
-
-        // 2. Gateway endpoints, answered without authentication.
-        let path = head.path
-        if path == "/healthz" && (head.method == "GET" || head.method == "HEAD") {
-            respondLocal(status: 200, headers: [], body: Array(#"{"status":"ok"}"#.utf8))
-            return
-        }
-        if !state.oauthMetadata.isEmpty, head.method == "GET" || head.method == "HEAD",
-            let document = state.oauthMetadata[String(path)]
-        {
-            respondLocal(status: 200, headers: [("Content-Type", "application/json")], body: document)
-            return
-        }
-
-        // 3. Rate limit by client address, before any work is spent on the request.
-        if !state.rateLimitPerPrincipal, !takeRateLimitToken(key: ex.clientIP, subject: .ip, head: head) { return }
-
-        // 4. CORS and Origin (before authentication: preflights carry no credentials).
-        let origin = head.headers.first(name: "Origin")
-        switch state.cors.evaluate(
-            method: head.method, origin: origin, requestMethodHeader: head.headers.first(name: "Access-Control-Request-Method"))
-        {
-        case .noOrigin:
-            break
-        case .allowed(let headers):
-            ex.responseHeaders.append(contentsOf: headers)
-        case .preflightAllowed(let headers):
-            respondLocal(status: 204, headers: headers, body: [])
-            return
-        case .preflightRefused, .refused:
-            let preflight: Bool
-            if case .preflightRefused = state.cors.evaluate(
-                method: head.method, origin: origin, requestMethodHeader: head.headers.first(name: "Access-Control-Request-Method"))
-            {
-                preflight = true
-            } else {
-                preflight = false
-            }
-            respond(
-                CORSPolicy.rejection(
-                    origin: origin ?? "", preflight: preflight, ipAddress: ex.clientIP,
-                    userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
-            return
-        }
-
-        authenticateAndContinue(head, allowKeyRefetch: true)
+        runPhases(from: .gatewayEndpoints)
     }
 
-    /// One token from the client's bucket; false when the request was answered 429.
-    private func takeRateLimitToken(key: String, subject: RateLimitSubject, head: HTTPRequestHead) -> Bool {
-        guard let limiter = state.rateLimiter else { return true }
-        let decision = limiter.take(key: key, now: gh_monotonic_ns())
+    /// Runs the phases from `first` until one answers or parks, or forwarding starts.
+    private func runPhases(from first: Phase) {
+        guard let head = ex.head else { return }
+        var phase: Phase? = first
+        while let current = phase {
+            ex.phase = current
+            let outcome: PhaseOutcome
+            switch current {
+            case .gatewayEndpoints: outcome = gatewayEndpointsPhase(head)
+            case .rateLimitByAddress:
+                outcome = state.rateLimitPerPrincipal ? .next : rateLimitPhase(key: ex.clientIP, subject: .ip, head: head)
+            case .cors: outcome = corsPhase(head)
+            case .authentication: outcome = authenticationPhase(head)
+            case .rateLimitByPrincipal:
+                if state.rateLimitPerPrincipal, let p = ex.principal {
+                    outcome = rateLimitPhase(key: p.name, subject: .principal(p.name), head: head)
+                } else {
+                    outcome = .next
+                }
+            case .mcpInspection: outcome = mcpInspectionPhase(head)
+            case .forwarding:
+                startForwarding(body: nil)
+                sendContinueIfExpected()
+                outcome = .answered
+            }
+            switch outcome {
+            case .next: phase = Phase(rawValue: current.rawValue + 1)
+            case .answered: phase = nil
+            case .parked:
+                ex.isParked = true
+                phase = nil
+            }
+        }
+    }
+
+    /// Resumes a parked request at the phase it parked in (on the loop thread).
+    private func resumeParked() {
+        guard !isClosed, ex.isActive, ex.isParked else { return }
+        ex.isParked = false
+        runPhases(from: ex.phase)
+        processInput()
+    }
+
+    /// 2. Gateway endpoints, answered without authentication.
+    private func gatewayEndpointsPhase(_ head: HTTPRequestHead) -> PhaseOutcome {
+        let path = head.path
+        guard head.method == "GET" || head.method == "HEAD" else { return .next }
+        if path == "/healthz" {
+            respondLocal(status: 200, headers: [], body: Array(#"{"status":"ok"}"#.utf8))
+            return .answered
+        }
+        if !state.oauthMetadata.isEmpty, let document = state.oauthMetadata[String(path)] {
+            respondLocal(status: 200, headers: [("Content-Type", "application/json")], body: document)
+            return .answered
+        }
+        return .next
+    }
+
+    /// 3 and 6. One token from the client's bucket (by address or by principal).
+    private func rateLimitPhase(key: String, subject: RateLimitSubject, head: HTTPRequestHead) -> PhaseOutcome {
+        guard let limiter = state.rateLimiter else { return .next }
+        if let redis = context.redisLimiter(for: state) {
+            if let decision = ex.pendingRateDecision {
+                ex.pendingRateDecision = nil
+                return applyRateDecision(decision, subject: subject, head: head)
+            }
+            let bound = LoopBound(value: self)
+            let failureAllows = state.redisFailureAllows
+            let logs = context.logs
+            let clientIP = ex.clientIP
+            let requestID = ex.requestID
+            redis.take(key: key, limit: limiter.limit) { result in
+                let c = bound.value
+                switch result {
+                case .decided(let decision):
+                    c.ex.pendingRateDecision = decision
+                case .failed(let reason):
+                    logs.write(
+                        SecurityEvent(
+                            .security(
+                                severity: .high, kind: "rate_limit_backend_failed",
+                                details: [("reason", .string(reason)), ("mode", .string(failureAllows ? "allow" : "deny"))]),
+                            ipAddress: clientIP, userAgent: nil, requestID: requestID))
+                    c.ex.pendingRateDecision = RateDecision(
+                        allowed: failureAllows, limit: limiter.limit.capacity, remaining: 0, resetSeconds: 1,
+                        retryAfterSeconds: 1)
+                }
+                c.resumeParked()
+            }
+            return .parked
+        }
+        return applyRateDecision(limiter.take(key: key, now: gh_monotonic_ns()), subject: subject, head: head)
+    }
+
+    private func applyRateDecision(_ decision: RateDecision, subject: RateLimitSubject, head: HTTPRequestHead) -> PhaseOutcome {
         ex.responseHeaders.append(contentsOf: decision.headers.filter { $0.0 != "Retry-After" })
-        if decision.allowed { return true }
+        if decision.allowed { return .next }
         context.metrics.recordRateLimited()
         respond(
             decision.rejection(
                 subject: subject, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"),
                 requestID: ex.requestID))
-        return false
+        return .answered
+    }
+
+    /// 4. CORS and Origin.
+    private func corsPhase(_ head: HTTPRequestHead) -> PhaseOutcome {
+        let origin = head.headers.first(name: "Origin")
+        switch state.cors.evaluate(
+            method: head.method, origin: origin,
+            requestMethodHeader: head.headers.first(name: "Access-Control-Request-Method"))
+        {
+        case .noOrigin:
+            return .next
+        case .allowed(let headers):
+            ex.responseHeaders.append(contentsOf: headers)
+            return .next
+        case .preflightAllowed(let headers):
+            respondLocal(status: 204, headers: headers, body: [])
+            return .answered
+        case .preflightRefused:
+            respond(
+                CORSPolicy.rejection(
+                    origin: origin ?? "", preflight: true, ipAddress: ex.clientIP,
+                    userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
+            return .answered
+        case .refused:
+            respond(
+                CORSPolicy.rejection(
+                    origin: origin ?? "", preflight: false, ipAddress: ex.clientIP,
+                    userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID))
+            return .answered
+        }
     }
 
     /// A JWT with an unknown kid waits for one JWKS refetch; its reason while parked.
     static let parkedReason = "awaiting_jwks"
 
-    private func resumeAfterKeyRefetch() {
-        guard !isClosed, ex.isActive, ex.isAwaitingKeys, let head = ex.head else { return }
-        ex.isAwaitingKeys = false
-        authenticateAndContinue(head, allowKeyRefetch: false)
-        processInput()
-    }
-
-    /// Steps 5–8: authentication, then the rest of the phases.
-    private func authenticateAndContinue(_ head: HTTPRequestHead, allowKeyRefetch: Bool) {
-        let path = head.path
-        // 5. Authentication.
-        switch authenticate(head, allowKeyRefetch: allowKeyRefetch) {
+    /// 5. Authentication.
+    private func authenticationPhase(_ head: HTTPRequestHead) -> PhaseOutcome {
+        let allowRefetch = !ex.hasAwaitedKeys
+        switch authenticate(head, allowKeyRefetch: allowRefetch) {
         case .failure(.invalidToken(reason: ClientConnection.parkedReason)):
-            ex.isAwaitingKeys = true
-            return
+            ex.hasAwaitedKeys = true
+            return .parked
         case .failure(let failure):
             context.metrics.recordAuthFailure(failure)
             let event = SecurityEvent.authenticationFailed(
                 failure, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"), requestID: ex.requestID)
             respond(Rejection.unauthorized(failure, resourceMetadata: state.resourceMetadataURL, securityEvent: event))
-            return
+            return .answered
         case .success(let principal):
             ex.principal = principal
             context.logs.write(
                 SecurityEvent.authenticated(
                     principal, ipAddress: ex.clientIP, userAgent: head.headers.first(name: "User-Agent"),
                     requestID: ex.requestID))
+            return .next
         }
+    }
 
-        // 6. Rate limit by principal.
-        if state.rateLimitPerPrincipal, let p = ex.principal,
-            !takeRateLimitToken(key: p.name, subject: .principal(p.name), head: head)
+    /// 7. MCP messages are read whole and inspected before they go on (§6); GET streams and DELETE carry
+    /// no message but a session id that must be the caller's.
+    private func mcpInspectionPhase(_ head: HTTPRequestHead) -> PhaseOutcome {
+        guard state.mcpPaths.contains(String(head.path)) else { return .next }
+        if head.method == "POST" {
+            ex.isCollectingBody = true
+            if case .contentLength(let n) = head.framing { ex.body.reserveCapacity(n) }
+            sendContinueIfExpected()
+            return .answered  // inspection runs when the body is complete (requestEnded)
+        }
+        if let rejection = state.mcp.checkSession(
+            headers: head.headers, principal: ex.principal, requestID: ex.requestID, ipAddress: ex.clientIP,
+            userAgent: head.headers.first(name: "User-Agent"))
         {
-            return
+            respond(rejection)
+            return .answered
         }
-
-        // 7. MCP messages are read whole and inspected before they go on (§6).
-        if state.mcpPaths.contains(String(path)) {
-            if head.method == "POST" {
-                ex.isCollectingBody = true
-                if case .contentLength(let n) = head.framing { ex.body.reserveCapacity(n) }
-                sendContinueIfExpected()
-                return
-            }
-            // GET streams and DELETE carry no message, but a session id that must be the caller's.
-            if let rejection = state.mcp.checkSession(
-                headers: head.headers, principal: ex.principal, requestID: ex.requestID, ipAddress: ex.clientIP,
-                userAgent: head.headers.first(name: "User-Agent"))
-            {
-                respond(rejection)
-                return
-            }
-        }
-
-        // 8. Forwarding, the body streamed as it arrives.
-        startForwarding(body: nil)
-        sendContinueIfExpected()
+        return .next
     }
 
     private func authenticate(_ head: HTTPRequestHead, allowKeyRefetch: Bool) -> Result<Principal, AuthFailure> {
@@ -476,7 +553,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                     let bound = LoopBound(value: self)
                     let parked = jwt.refetchForUnknownKey(
                         from: loop, fetchLoop: context.homeLoop, logs: context.logs,
-                        resume: { bound.value.resumeAfterKeyRefetch() })
+                        resume: { bound.value.resumeParked() })
                     if parked { return .failure(.invalidToken(reason: ClientConnection.parkedReason)) }
                 }
                 return .failure(.invalidToken(reason: "unknown_kid"))

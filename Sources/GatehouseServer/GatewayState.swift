@@ -69,6 +69,10 @@ public final class GatewayState: Sendable {
     public let rateLimiter: RateLimiter?
     /// Which key the client buckets use: the address before authentication, or the principal after it.
     public let rateLimitPerPrincipal: Bool
+    /// With `backend = "redis"`: makes each loop's Redis limiter (loop-confined); nil with the local backend.
+    let redisLimiterFactory: (@Sendable (EventLoop) -> RedisRateLimiting)?
+    /// `rate_limit.redis_failure`: whether a request passes when Redis cannot decide in time.
+    public let redisFailureAllows: Bool
     public let cors: CORSPolicy
     /// The server TLS context (certificate, key, versions, client CA); nil on plain HTTP.
     public let tlsContext: TLSContext?
@@ -240,6 +244,8 @@ public final class GatewayState: Sendable {
             rateLimiter = nil
         }
         rateLimitPerPrincipal = rl.per == .principal
+        redisFailureAllows = rl.redisFailure == .allow
+        redisLimiterFactory = rl.enabled && rl.backend == .redis ? try RedisBackend.factory(for: rl) : nil
         cors = CORSPolicy(
             origins: config.cors.origins, allowCredentials: config.cors.allowCredentials,
             maxAgeSeconds: Int(Self.milliseconds(config.cors.maxAge) / 1000))

@@ -50,6 +50,18 @@ final class LoopContext {
     var isDraining = false
     /// Each loop's count of open upstream connections, read by /metrics from another thread.
     let upstreamPoolSizes: UpstreamPoolSizes
+    /// The Redis rate limiter of this loop, for the configuration `state` (nil with the local backend).
+    func redisLimiter(for state: GatewayState) -> RedisRateLimiting? {
+        guard let factory = state.redisLimiterFactory else { return nil }
+        if let existing = redis, redisOwner === state { return existing }
+        redis = factory(loop)
+        redisOwner = state
+        return redis
+    }
+
+    private var redis: RedisRateLimiting?
+    private weak var redisOwner: GatewayState?
+
     /// Called when draining and the last connection closed.
     var onDrained: (() -> Void)?
 
