@@ -422,3 +422,34 @@ def security_kind(kind: str):
 
 def count_kind(gw, kind: str) -> int:
     return sum(1 for e in gw.log_events() if security_kind(kind)(e))
+
+
+# --- a gateway with environment variables -------------------------------------------------------------
+
+
+def start_gateway_with_env(name: str, upstream_url: str, workdir: Path, env_extra: dict, api_keys: list[str],
+                           extra: str = ""):
+    """Like support.Gateway (which clears the gateway's variables so that a developer's shell cannot
+    change a test), but with `env_extra` set, e.g. MCP_JWT_SECRET. The caller stops it."""
+    import os
+
+    import support
+
+    gw = support.Gateway.__new__(support.Gateway)
+    gw.port = support.free_port()
+    gw.upstream_url = upstream_url
+    gw.config_path = workdir / f"gateway-{name}.conf"
+    gw.config_path.write_text(support.render_config(gw.port, upstream_url, api_keys, extra=extra))
+    env = {k: v for k, v in os.environ.items() if k not in support.GATEWAY_ENV_VARS}
+    env.update(env_extra)
+    support.Managed.__init__(gw, f"gateway-{name}", [support.GATEHOUSE_BIN, "run", "--config", str(gw.config_path)],
+                             workdir / f"gateway-{name}.log", env=env, cwd=workdir)
+    try:
+        wait_until(lambda: not gw.alive() or gw.healthy(), 20, what=f"gateway {name} /healthz")
+    except TimeoutError:
+        gw.stop()
+        raise
+    if not gw.alive():
+        raise RuntimeError(f"gateway {name} exited with {gw.proc.returncode}:\n{gw.tail()}")
+    touch(gw)
+    return gw

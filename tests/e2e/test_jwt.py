@@ -358,6 +358,19 @@ def test_verified_token_cache_ends_at_exp(gateway_factory, echo):
     assert_refused(gw, send(gw, mint("pyjwt", claims(nbf=js.now() + 5), "HS256", secret)), "not_yet_valid")
 
 
+@pytest.mark.parametrize("file_secret", [False, True])
+def test_secret_from_mcp_jwt_secret(workdir, echo, file_secret):
+    """MCP_JWT_SECRET is a credential on its own, and overrides a secret written in the file."""
+    env_secret, written = new_secret(), new_secret()
+    gw = js.start_gateway_with_env(f"jwt-env-{file_secret}", echo.url, workdir, {"MCP_JWT_SECRET": env_secret}, [],
+                                   extra=jwt_section(secret=written) if file_secret else "")
+    try:
+        assert_accepted(gw, send(gw, mint("pyjwt", claims(sub="env"), "HS256", env_secret)), "env")
+        assert_refused(gw, send(gw, mint("pyjwt", claims(sub="file"), "HS256", written)), "bad_signature")
+    finally:
+        gw.stop()
+
+
 # --- identity and token passthrough ------------------------------------------------------------------
 
 
