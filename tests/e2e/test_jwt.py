@@ -27,7 +27,8 @@ import jwt_support as js
 from jwt_support import (HMAC_ALGS, KEY_ALGS, MINTERS, JWKSServer, KeyPair, assert_accepted, assert_refused,
                          b64url, claims, hand_token, header_values, jwt_section, mint, new_keypair, new_secret, send,
                          upstream_saw, wait_for_event, write_jwks)
-from support import DIRECT, GATEHOUSE_BIN, GATEWAY_ENV_VARS, EchoUpstream, Gateway, render_config, wait_until
+from support import (DIRECT, GATEHOUSE_BIN, GATEWAY_ENV_VARS, EchoUpstream, Gateway, free_port, render_config,
+                     wait_until)
 
 pytestmark = pytest.mark.skipif(DIRECT, reason="checks gateway behaviour (E2E_DIRECT=1)")
 
@@ -436,7 +437,7 @@ def _der(token: str) -> str:
     return f"{h}.{p}.{b64url(encode_dss_signature(r, s))}"
 
 
-def _key_refusal(kg: KeyGateway, case: str, workdir: Path) -> tuple[str, str | set]:
+def _key_refusal(kg: KeyGateway, case: str) -> tuple[str, str | set]:
     k = kg.keys
     good = claims()
     rsa_pem = k["RS256"].public_pem
@@ -497,9 +498,9 @@ KEY_REFUSALS = [
 
 @pytest.mark.parametrize("case", KEY_REFUSALS)
 @pytest.mark.parametrize("source", ["file", "url"])
-def test_public_key_gateway_refuses(key_gateways, echo, workdir, source, case):
+def test_public_key_gateway_refuses(key_gateways, echo, source, case):
     kg = key_gateways[source]
-    token, reason = _key_refusal(kg, case, workdir)
+    token, reason = _key_refusal(kg, case)
     before = len(echo.requests)
     # On the URL gateway an unknown kid costs one (rate-limited) refetch first; the answer is the same.
     assert_refused(kg.gw, send(kg.gw, token), reason, token=token)
@@ -525,7 +526,7 @@ def test_key_confusion_with_secret_and_rsa_keys(gateway_factory, echo, workdir):
 def test_hmac_in_the_list_without_a_secret_is_a_config_error(workdir, echo):
     path = write_jwks(workdir / "jwt-nosecret.json", new_keypair("RS256"))
     conf = workdir / "jwt-nosecret.conf"
-    conf.write_text(render_config(js_free_port(), echo.url, [],
+    conf.write_text(render_config(free_port(), echo.url, [],
                                   extra=jwt_section(jwks_file=path, algorithms=["RS256", "HS256"])))
     proc = _gatehouse(["check", "--config", str(conf)])
     assert proc.returncode == 2, proc
@@ -695,11 +696,6 @@ def test_sighup_rereads_jwks_file_and_refetches_jwks_url(gateway_factory, echo, 
 # --- gatehouse token ---------------------------------------------------------------------------------
 
 
-def js_free_port() -> int:
-    from support import free_port
-    return free_port()
-
-
 def _gatehouse(args: list[str], env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in GATEWAY_ENV_VARS}
     env.update(env_extra or {})
@@ -725,7 +721,7 @@ def test_gatehouse_token_is_accepted(hs):
 def test_gatehouse_token_with_the_secret_from_the_environment(workdir, gateway_factory, echo, keys):
     secret = new_secret()
     conf = workdir / "jwt-envsecret.conf"
-    conf.write_text(render_config(js_free_port(), echo.url, keys.config_entries))
+    conf.write_text(render_config(free_port(), echo.url, keys.config_entries))
     proc = _gatehouse(["token", "--sub", "env-user", "--config", str(conf)], {"MCP_JWT_SECRET": secret})
     assert proc.returncode == 0, proc
     token = proc.stdout.strip()
@@ -741,13 +737,13 @@ def test_gatehouse_token_without_a_secret_exits_2(workdir, echo, keys, case):
     empty.mkdir(exist_ok=True)
     if case == "api keys only":
         conf = empty / "gateway.conf"
-        conf.write_text(render_config(js_free_port(), echo.url, keys.config_entries))
+        conf.write_text(render_config(free_port(), echo.url, keys.config_entries))
         args = ["token", "--sub", "x", "--config", str(conf)]
     elif case == "no config at all":
         args = ["token", "--sub", "x"]   # no ./gateway.conf in cwd, nothing in the environment
     else:
         conf = empty / "gateway.conf"
-        conf.write_text(render_config(js_free_port(), echo.url, keys.config_entries,
+        conf.write_text(render_config(free_port(), echo.url, keys.config_entries,
                                       extra=jwt_section(secret="only-31-bytes-long-0123456789ab")))
         args = ["token", "--sub", "x", "--config", str(conf)]
     proc = _gatehouse(args, cwd=empty)

@@ -7,7 +7,6 @@ answers (JSON and SSE) holding only the tools the caller may call.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from contextlib import AsyncExitStack
