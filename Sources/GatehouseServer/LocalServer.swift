@@ -1,3 +1,4 @@
+import CGatehouseShims
 import GatehouseHTTP
 import GatehousePosix
 import Glibc

@@ -54,7 +54,7 @@ enum DemoCommand {
                   Certificate:  \(certificate.certificatePath) (self-signed, for this run only)
                   Without the key the gateway answers 401. Ctrl-C stops. Security and access log lines follow on stdout.
                 """
-            return RunCommand.serve(gateway, reload: { config }, banner: banner)
+            return RunCommand.serve(gateway, config: config, reload: { config }, banner: banner)
         } catch let e as GatewayStartError {
             return CommandLineInterface.fail(e.message, code: 1)
         } catch {

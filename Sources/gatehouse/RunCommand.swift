@@ -33,11 +33,33 @@ enum RunCommand {
         } catch {
             return CommandLineInterface.fail("\(error)", code: 1)
         }
-        return serve(gateway, reload: { try ConfigLoader.load(path: loaded.path, environment: env).config })
+        return serve(gateway, config: loaded.config, reload: { try ConfigLoader.load(path: loaded.path, environment: env).config })
+    }
+
+    /// The one-line security posture of the `started` event: what protects the upstream, never a secret.
+    static func posture(_ gateway: Gateway, _ config: GatewayConfig, scheme: String) -> [(String, LogValue)] {
+        let state = gateway.state
+        var credentials: [String] = []
+        if state.acceptsAPIKeys && !state.apiKeys.isEmpty { credentials.append("api_key(\(state.apiKeys.count))") }
+        if state.jwt != nil { credentials.append("jwt") }
+        if state.acceptsClientCertificates { credentials.append("mtls") }
+        let rl = config.rateLimit
+        return [
+            ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
+            ("workers", .int(Int64(gateway.loops.count))),
+            ("tls", .string(state.isTLS ? "on, min \(config.tls.minVersion.rawValue), client certificates \(config.tls.clientAuth.rawValue)" : "off")),
+            ("credentials", .string(credentials.joined(separator: ", "))),
+            ("rate_limit", .string(rl.enabled ? "\(rl.capacity) burst, \(rl.refillPerSecond)/s per \(rl.per.rawValue), \(rl.backend.rawValue)" : "off")),
+            ("cors_origins", .string(config.cors.origins.joined(separator: ", "))),
+            ("inspection", .string(config.mcp.paths.isEmpty ? "off" : "on \(config.mcp.paths.joined(separator: ", ")), sanitize \(config.mcp.sanitize.rawValue)")),
+            ("upstream", .string(config.upstream.url.description)),
+        ]
     }
 
     /// Runs `gateway` until a stop signal; SIGHUP calls `reload` for a new configuration.
-    static func serve(_ gateway: Gateway, reload: () throws -> GatewayConfig, banner: String? = nil) -> Int32 {
+    static func serve(
+        _ gateway: Gateway, config: GatewayConfig, reload: () throws -> GatewayConfig, banner: String? = nil
+    ) -> Int32 {
         gateway.start()
         let scheme = gateway.state.isTLS ? "https" : "http"
         if let banner {
@@ -48,10 +70,8 @@ enum RunCommand {
         }
         gateway.logs.write(
             SecurityEvent(
-                .security(severity: .low, kind: "started", details: [
-                    ("listen", .string("\(scheme)://\(gateway.boundAddress)")),
-                    ("workers", .int(Int64(gateway.loops.count))),
-                ]), ipAddress: nil, userAgent: nil, requestID: nil))
+                .security(severity: .low, kind: "started", details: posture(gateway, config, scheme: scheme)),
+                ipAddress: nil, userAgent: nil, requestID: nil))
         while true {
             guard let signal = ProcessSignal.wait(milliseconds: 1000) else { continue }
             switch signal {
