@@ -4,12 +4,13 @@
 #   make unit       swift test (unit and component tests)
 #   make e2e        end-to-end suite: real MCP SDK servers and clients through the built binary
 #   make test       all of the above (what CI runs)
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 300) each; fuzz-smoke: 20 s each
 #   make demo       run the built-in demo (a sample MCP server behind the gateway)
 
 SWIFT ?= swift
 BIN := .build/debug/gatehouse
 
-.PHONY: all build release unit e2e test demo clean
+.PHONY: all build release unit e2e test demo clean fuzz fuzz-smoke
 
 all: build
 
@@ -25,7 +26,15 @@ unit:
 e2e: build
 	GATEHOUSE_BIN=$(CURDIR)/$(BIN) tests/e2e/run.sh
 
-test: build unit e2e
+test: build unit e2e fuzz-smoke
+
+# libFuzzer targets (fuzz/run.sh; scratch path .build-fuzz): FUZZ_SECONDS each, and the short run of make test.
+FUZZ_SECONDS ?= 300
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	FUZZ_CONFIG=debug fuzz/run.sh 20
 
 demo: release
 	.build/release/gatehouse demo

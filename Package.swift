@@ -25,6 +25,17 @@ let package = Package(
                 "GatehouseCrypto", "GatehousePosix",
             ]),
         .executableTarget(name: "gatehouse", dependencies: ["GatehouseServer", "GatehouseConfig"]),
+        // Fuzz targets (fuzz/run.sh builds them with -sanitize=fuzzer,address -DGATEHOUSE_FUZZ; a plain
+        // build makes replayers of saved inputs) and the HTTP parser tool of the h11 differential test.
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzHTTPRequest", dependencies: ["FuzzSupport", "GatehouseHTTP"]),
+        .executableTarget(name: "FuzzHTTPResponse", dependencies: ["FuzzSupport", "GatehouseHTTP"]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", "GatehouseJSON"]),
+        .executableTarget(name: "FuzzTOML", dependencies: ["FuzzSupport", "GatehouseTOML"]),
+        .executableTarget(
+            name: "FuzzJWT", dependencies: ["FuzzSupport", "GatehousePolicy", "GatehouseCrypto", "GatehouseJSON"]),
+        .executableTarget(name: "FuzzBase64URL", dependencies: ["FuzzSupport", "GatehouseCrypto"]),
+        .executableTarget(name: "HTTPParseTool", dependencies: ["GatehouseHTTP", "GatehouseJSON"]),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP"]),
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "GatehouseTOMLTests", dependencies: ["GatehouseTOML"]),
