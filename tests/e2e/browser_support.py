@@ -16,6 +16,7 @@ bounded, and every process started here is killed by its pid in teardown.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 import rawhttp
 import support
@@ -161,6 +164,26 @@ class PolicyGateway(Gateway):
         """JSON lines of the log file (or of `path`)."""
         text = self.log_text() if path is None else (path.read_text(errors="replace") if path.exists() else "")
         return parse_json_lines(text)
+
+
+_gateway_names = itertools.count()
+
+
+@pytest.fixture
+def policy_gateway(workdir, keys, need_gateway):
+    """policy_gateway(name, upstream_url, tables=..., **PolicyGateway kwargs): gateways stopped in
+    teardown (import this fixture into a test module to use it)."""
+    started: list[PolicyGateway] = []
+
+    def make(name: str, upstream_url: str, tables: dict | None = None, **kwargs) -> PolicyGateway:
+        kwargs.setdefault("api_keys", keys.config_entries)
+        gw = PolicyGateway(f"{name}-{next(_gateway_names)}", workdir, upstream_url, tables=tables, **kwargs)
+        started.append(gw)
+        return gw
+
+    yield make
+    for gw in started:
+        gw.stop()
 
 
 def parse_json_lines(text: str) -> list[dict]:

@@ -11,18 +11,17 @@ request (no preflight) gets 403 at the gateway, which the gateway's log shows.
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest
 
 from browser_support import (ALLOW_HEADERS, ALLOW_METHODS, DEFAULT_HEADERS, EXPOSE_HEADERS, PageServer,
-                             PolicyGateway, chromium_binary, get, page_with_script, run_chromium, toml_list)
+                             chromium_binary, get, page_with_script, run_chromium, toml_list)
+from browser_support import policy_gateway  # noqa: F401 (a fixture)
 from support import EchoUpstream, wait_until
 
 pytestmark = pytest.mark.usefixtures("need_gateway")
 
-_names = itertools.count()
 PROTOCOL = "2025-06-18"
 
 
@@ -31,21 +30,6 @@ def echo():
     up = EchoUpstream()
     yield up
     up.close()
-
-
-@pytest.fixture
-def policy_gateway(workdir, keys, need_gateway):
-    started: list[PolicyGateway] = []
-
-    def make(name: str, upstream_url: str, tables: dict | None = None, **kwargs) -> PolicyGateway:
-        kwargs.setdefault("api_keys", keys.config_entries)
-        gw = PolicyGateway(f"{name}-{next(_names)}", workdir, upstream_url, tables=tables, **kwargs)
-        started.append(gw)
-        return gw
-
-    yield make
-    for gw in started:
-        gw.stop()
 
 
 def cors(origins: list[str], extra: str = "") -> str:

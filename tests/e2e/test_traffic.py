@@ -12,7 +12,6 @@ test waits, so no wait is longer than a few seconds.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import socket
@@ -22,13 +21,13 @@ import time
 import pytest
 
 import rawhttp
-from browser_support import (DEFAULT_HEADERS, HSTS, PolicyGateway, SourceConn, get, toml_list)
+from browser_support import DEFAULT_HEADERS, HSTS, SourceConn, get, toml_list
+from browser_support import policy_gateway  # noqa: F401 (a fixture)
 from mcp_raw import post_rpc, result_text, tool_call
 from support import EchoUpstream, wait_until
 
 pytestmark = pytest.mark.usefixtures("need_gateway")
 
-_names = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +35,6 @@ def echo():
     up = EchoUpstream()
     yield up
     up.close()
-
-
-@pytest.fixture
-def policy_gateway(workdir, keys, need_gateway):
-    """policy_gateway(name, upstream_url, tables=..., **PolicyGateway kwargs), stopped in teardown."""
-    started: list[PolicyGateway] = []
-
-    def make(name: str, upstream_url: str, tables: dict | None = None, **kwargs) -> PolicyGateway:
-        kwargs.setdefault("api_keys", keys.config_entries)
-        gw = PolicyGateway(f"{name}-{next(_names)}", workdir, upstream_url, tables=tables, **kwargs)
-        started.append(gw)
-        return gw
-
-    yield make
-    for gw in started:
-        gw.stop()
 
 
 def rate_limit(capacity: int, refill: float, per: str = "ip", tools: str | None = None) -> str:
