@@ -429,6 +429,23 @@ def test_the_only_key_of_a_type_needs_no_kid(key_gateways, source):
     assert_accepted(kg.gw, send(kg.gw, token), "nokid")
 
 
+def test_rs_and_ps_384_and_512(gateway_factory, echo, workdir):
+    """The other RSA algorithms of §5, each with its own key, from both minters; each refused where the
+    list leaves it out."""
+    algs = ["RS384", "RS512", "PS384", "PS512"]
+    pairs = {alg: new_keypair(alg) for alg in algs}
+    path = write_jwks(workdir / "jwt-rsa-more.json", *pairs.values())
+    gw = gateway_factory("jwt-rsa-more", echo.url, api_keys=[], extra=jwt_section(jwks_file=path, algorithms=algs))
+    for alg, key in pairs.items():
+        for minter in MINTERS:
+            assert_accepted(gw, send(gw, mint(minter, claims(sub=f"{alg}-{minter}"), alg, key)), f"{alg}-{minter}")
+    narrow = gateway_factory("jwt-rsa-narrow", echo.url, api_keys=[],
+                             extra=jwt_section(jwks_file=path, algorithms=["RS512"]))
+    assert_accepted(narrow, send(narrow, mint("pyjwt", claims(sub="ok"), "RS512", pairs["RS512"])), "ok")
+    for alg in ("RS384", "PS384", "PS512"):
+        assert_refused(narrow, send(narrow, mint("pyjwt", claims(), alg, pairs[alg])), "alg_not_allowed")
+
+
 def _der(token: str) -> str:
     """The same ES256 token with its raw r‖s signature re-encoded as DER (JWS forbids DER)."""
     h, p, sig = token.split(".")
