@@ -723,7 +723,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         HTTPSerializer.writeLastChunk(into: &output)
         ex.status = ex.status == 0 ? 504 : ex.status
         ex.isResponseDone = true
-        closeWhenFlushed = closeWhenFlushed || !ex.isRequestDone
+        if !ex.isRequestDone {
+            // The rest of the request will not be read: the connection closes once the answer is out.
+            closeWhenFlushed = true
+            isParserFailed = true
+            ex.isRequestDone = true
+        }
         context.logs.write(
             SecurityEvent(
                 .security(severity: .low, kind: "call_timeout", details: [("tool", .string(ex.tool ?? ""))]),
@@ -932,6 +937,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             if ex.head?.expectsContinue == true && !ex.hasSentContinue {
                 // The client waits for 100-continue before sending the body: it will not come.
                 closeWhenFlushed = true
+                isParserFailed = true
+                ex.isRequestDone = true
             } else {
                 ex.isDiscardingBody = true
                 ex.isCollectingBody = false
@@ -1021,7 +1028,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         }
         if output.isEmpty {
             output.clear()
-            if closeWhenFlushed && (!ex.isActive || (ex.isResponseDone)) {
+            // Only between exchanges: a finished exchange is logged (checkExchangeComplete) before it closes.
+            if closeWhenFlushed && !ex.isActive {
                 close()
                 return
             }
