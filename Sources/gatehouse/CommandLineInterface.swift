@@ -14,12 +14,16 @@ enum CommandLineInterface {
 
         Usage:
           gatehouse run [--config PATH]          serve until SIGTERM/SIGINT (drain); SIGHUP reloads
-          gatehouse check [--config PATH]        validate the configuration, print effective settings
+          gatehouse check [--config PATH] [--production]
+                                                 validate the configuration, print effective settings
+                                                 (--production: the production checklist, exit 1 on a failure)
           gatehouse demo [--port N]              a sample MCP server behind the gateway, with a fresh key
           gatehouse key generate                 print a new API key and its sha256: form
           gatehouse key hash [KEY]               print sha256:<hex> of KEY (or of stdin)
           gatehouse token --sub S [--permissions a,b] [--ttl 24h] [--config PATH]
                                                  mint an HS256 JWT with the configured secret
+          gatehouse secret encrypt|decrypt       stdin to stdout as a Fernet token (enc: values), with
+                                                 MCP_ENCRYPTION_PASSWORD and MCP_ENCRYPTION_SALT
           gatehouse --version | --help | COMMAND --help
 
         --config defaults to $GATEHOUSE_CONFIG, then ./gateway.conf; without a file the
@@ -49,6 +53,7 @@ enum CommandLineInterface {
         case "demo": return DemoCommand.run(rest)
         case "key": return KeyCommand.run(rest)
         case "token": return TokenCommand.run(rest)
+        case "secret": return SecretCommand.run(rest)
         default:
             return fail("unknown command '\(command)' (see gatehouse --help)", code: 2)
         }
@@ -65,9 +70,11 @@ enum CommandLineInterface {
                 """
         case "check":
             return """
-                gatehouse check [--config PATH]
+                gatehouse check [--config PATH] [--production]
                 Validate the configuration and print every effective setting with its source
-                (file, env, default); secrets are masked. Exit: 0 valid, 2 invalid.
+                (file, env, default); secrets are masked. With --production, also the production
+                checklist: one [ok]/[FAIL] line per item with the reason and the fix, and warnings for
+                secret files other users can read. Exit: 0 valid, 1 a checklist item failed, 2 invalid.
                 """
         case "demo":
             return """
@@ -87,6 +94,8 @@ enum CommandLineInterface {
                 Claims: sub, iat, exp (now + ttl), permissions, and iss/aud when the configuration requires them.
                 Exit: 0, or 2 without a secret.
                 """
+        case "secret":
+            return SecretCommand.help
         default:
             return nil
         }
