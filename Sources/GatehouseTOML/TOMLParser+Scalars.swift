@@ -52,18 +52,11 @@ extension TOMLParser {
         return end
     }
 
-    /// The token as text for a message, shortened when long.
+    /// How a message refers to a bad bare token: by its length, never its text — an unquoted value may be
+    /// a secret (an API key or JWT secret written without quotes), and configuration errors are printed and
+    /// logged. The line and column locate it.
     private func quoted(_ token: Range<Int>) -> String {
-        let shown = bytes[token.lowerBound..<min(token.upperBound, token.lowerBound + 40)]
-        var text = "'"
-        for scalar in String(decoding: shown, as: UTF8.self).unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                text += "<" + Self.scalarName(scalar.value) + ">"
-            } else {
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        return text + (token.count > 40 ? "…'" : "'")
+        "(\(token.count) characters, not shown)"
     }
 
     // MARK: - Numbers
