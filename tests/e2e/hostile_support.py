@@ -121,7 +121,8 @@ class RecordingUpstream:
     The mode can be changed between requests (`self.mode = ...`).
     """
 
-    def __init__(self, mode: str = "ok", events: int = 3, event_size: int = 64, interval: float = 0.05):
+    def __init__(self, mode: str = "ok", events: int = 3, event_size: int = 64, interval: float = 0.05,
+                 bind_port: int = 0):
         self.mode = mode
         self.events = events
         self.event_size = event_size
@@ -135,7 +136,7 @@ class RecordingUpstream:
         self._conns: list[socket.socket] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", bind_port))
         self.sock.listen(256)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
