@@ -157,6 +157,20 @@ public enum Socket {
         return Glibc.errno != EAGAIN
     }
 
+    /// Sends from `bytes` without raising SIGPIPE: bytes sent (> 0), or minus an errno (EAGAIN: wait).
+    @inline(__always)
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        return n < 0 ? -Int(Glibc.errno) : n
+    }
+
+    /// Reads into `buffer`: bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
+    @inline(__always)
+    public static func receive(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+        return n < 0 ? -Int(Glibc.errno) : n
+    }
+
     /// Half-closes the write side (lets a peer see EOF while we still read).
     public static func shutdownWrite(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 }

@@ -165,8 +165,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     /// Reads into `p`: bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
     private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
         guard let tls else {
-            let n = Glibc.read(fd, p.baseAddress, p.count)
-            return n < 0 ? -Int(Glibc.errno) : n
+            return Socket.receive(fd, p)
         }
         do {
             switch try tls.read(into: p) {
@@ -186,8 +185,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     /// Writes from `p`: bytes written, or minus an errno (EAGAIN: wait for writability).
     private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
         guard let tls else {
-            let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
-            return n < 0 ? -Int(Glibc.errno) : n
+            return Socket.send(fd, p)
         }
         do {
             switch try tls.write(p) {

@@ -55,8 +55,7 @@ final class LocalServerConnection: EventHandler {
         var eof = false
         while true {
             let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
-                let n = Glibc.read(fd, p.baseAddress, p.count)
-                return n < 0 ? -Int(Glibc.errno) : n
+                return Socket.receive(fd, p)
             }
             if r > 0 { continue }
             if r == 0 || Int32(-r) != EAGAIN { eof = r == 0 || Int32(-r) != EINTR }
@@ -147,8 +146,7 @@ final class LocalServerConnection: EventHandler {
         guard !isClosed else { return }
         while !output.isEmpty {
             let r = output.withUnsafeReadableBytes { p -> Int in
-                let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
-                return n < 0 ? -Int(Glibc.errno) : n
+                return Socket.send(fd, p)
             }
             if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
             if Int32(-r) == EINTR { continue }
