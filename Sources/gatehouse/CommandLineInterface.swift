@@ -24,6 +24,8 @@ enum CommandLineInterface {
                                                  mint an HS256 JWT with the configured secret
           gatehouse secret encrypt|decrypt       stdin to stdout as a Fernet token (enc: values), with
                                                  MCP_ENCRYPTION_PASSWORD and MCP_ENCRYPTION_SALT
+          gatehouse probe URL [--timeout 3s] [--cacert PATH] [--insecure]
+                                                 GET URL; exit 0 on a 2xx answer (container health checks)
           gatehouse --version | --help | COMMAND --help
 
         --config defaults to $GATEHOUSE_CONFIG, then ./gateway.conf; without a file the
@@ -54,6 +56,7 @@ enum CommandLineInterface {
         case "key": return KeyCommand.run(rest)
         case "token": return TokenCommand.run(rest)
         case "secret": return SecretCommand.run(rest)
+        case "probe": return ProbeCommand.run(rest)
         default:
             return fail("unknown command '\(command)' (see gatehouse --help)", code: 2)
         }
@@ -96,6 +99,8 @@ enum CommandLineInterface {
                 """
         case "secret":
             return SecretCommand.help
+        case "probe":
+            return ProbeCommand.help
         default:
             return nil
         }
