@@ -110,26 +110,28 @@ def test_burst_then_429_with_retry_after_and_ratelimit_headers(policy_gateway, e
             conn.send(rawhttp.request_bytes("GET", f"/burst/{i}", bearer(keys.plain), host=conn.authority))
             answers.append(conn.read_response())
     elapsed = time.monotonic() - start
-    assert elapsed < 1.0, f"the burst took {elapsed:.2f}s; the expectations below assume < 1 s"
+    assert elapsed < 4.0, f"the burst took {elapsed:.2f}s"
     assert [a.status for a in answers] == [200] * capacity + [429] * capacity, answers
 
     for taken, resp in enumerate(answers[:capacity], start=1):
         limit, remaining, reset = rl(resp)
         assert (limit, remaining) == (capacity, capacity - taken), resp
-        # Whole seconds until the bucket is full again: `taken` tokens at 0.2/s, rounded up.
-        assert reset in (math.ceil(taken / rate) - 1, math.ceil(taken / rate)), resp
+        # Whole seconds until the bucket is full again: `taken` tokens at 0.2/s (less what came back).
+        assert math.ceil(taken / rate) - math.ceil(elapsed) - 1 <= reset <= math.ceil(taken / rate), resp
         assert resp.header("Retry-After") is None, resp
+    # Retry-After: the whole seconds until one token is back; under 1 s of burst less than 0.2 token came
+    # back, so 5 s (rounded up).
+    retry_after = {5} if elapsed < 1.0 else set(range(max(1, 5 - math.ceil(elapsed)), 6))
     for resp in answers[capacity:]:
-        # Less than 0.2 token came back during the burst: a whole token is 5 s away (rounded up).
-        assert_429(resp, capacity, retry_after={5})
-        assert rl(resp)[2] in (24, 25), resp
+        assert_429(resp, capacity, retry_after=retry_after)
+        assert 20 <= rl(resp)[2] <= 25, resp
     # The refused requests never reached the upstream.
     assert len(echo.requests) - before == capacity
     events = wait_events(gw, lambda e: (e.get("details") or {}).get("kind") == "rate_limited", capacity,
                          "the rate_limited events")
     assert len(events) == capacity
     for e in events:
-        assert e["details"]["scope"] == "ip" and e["details"]["retry_after"] == 5, e
+        assert e["details"]["scope"] == "ip" and e["details"]["retry_after"] in retry_after, e
         assert e["ip_address"] == "127.0.0.1" and e["severity"] == "low", e
 
 
