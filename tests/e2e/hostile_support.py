@@ -106,7 +106,7 @@ def split_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
 class RecordingUpstream:
     """A threaded HTTP/1.1 upstream that records what reaches it and answers per `mode`:
 
-    - "ok": 200 JSON `{"method","target","body"}` (Content-Length), keep-alive.
+    - "ok": 200 JSON `{"method","target","body"}` (Content-Length), keep-alive; after `delay` seconds.
     - "sse": 200 `text/event-stream`, chunked, `events` events of `event_size` bytes, then the end.
     - "sse_forever": an SSE stream that writes an event every `interval` seconds until the client or
       the test goes away (for clients that never read).
@@ -122,8 +122,9 @@ class RecordingUpstream:
     """
 
     def __init__(self, mode: str = "ok", events: int = 3, event_size: int = 64, interval: float = 0.05,
-                 bind_port: int = 0):
+                 bind_port: int = 0, delay: float = 0.0):
         self.mode = mode
+        self.delay = delay
         self.events = events
         self.event_size = event_size
         self.interval = interval
@@ -218,6 +219,8 @@ class RecordingUpstream:
     def _answer(self, conn: socket.socket, parser: h11.Connection, request: dict) -> bool:
         """Answers one request; False when the connection is finished."""
         mode = self.mode
+        if mode == "ok" and self.delay:
+            time.sleep(self.delay)
         if mode == "ok":
             body = json.dumps({"method": request["method"], "target": request["target"],
                                "body": request["body"].decode("utf-8", "replace")}).encode()

@@ -242,3 +242,164 @@ def test_connection_flood_opened_and_dropped(rig):
     data, _ = raw_exchange(gw.port, b"GET /probe HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nAuthorization: Bearer "
                            + key + b"\r\n\r\n")
     assert split_responses(data)[0][0] == 200
+
+
+# --- resource limits -----------------------------------------------------------------------------------
+
+
+def test_out_of_descriptors_backs_off_and_recovers(workdir, keys):
+    """With RLIMIT_NOFILE at 256, 400 idle clients exhaust the gateway's descriptors: it must neither
+    crash nor spin on the ready listener, and serve again as soon as descriptors come back."""
+    import resource
+
+    import psutil
+
+    upstream = RecordingUpstream()
+    gw = Gateway("nofile", upstream.url, workdir, keys.config_entries, server_extra='header_timeout = "30s"')
+    key = keys.plain.encode()
+    held: list[socket.socket] = []
+    try:
+        resource.prlimit(gw.pid, resource.RLIMIT_NOFILE, (256, 256))
+        fds = fd_count(gw.pid)
+        for _ in range(400):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2)
+            s.connect(("127.0.0.1", gw.port))
+            held.append(s)
+        wait_until(lambda: fd_count(gw.pid) >= 250, 10, what="the gateway to run out of descriptors")
+        proc = psutil.Process(gw.pid)
+        proc.cpu_percent(None)
+        time.sleep(2)
+        cpu = proc.cpu_percent(None)
+        assert gw.alive(), gw.tail(20)
+        assert cpu < 60, f"{cpu}% CPU while out of descriptors: the listener is spinning"
+        for s in held:
+            s.close()
+        held.clear()
+        start = time.monotonic()
+        request = (b"GET /probe HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nAuthorization: Bearer " + key
+                   + b"\r\n\r\n")
+
+        def serves() -> bool:
+            try:
+                data, _ = raw_exchange(gw.port, request, timeout=2, quiet=1)
+                return bool(split_responses(data)) and split_responses(data)[0][0] == 200
+            except OSError:
+                return False
+
+        wait_until(serves, 15, interval=0.2, what="the gateway to serve again")
+        assert time.monotonic() - start < 15
+        assert settle(gw, fds, seconds=10) <= fds + 4
+    finally:
+        for s in held:
+            s.close()
+        gw.stop()
+        upstream.close()
+
+
+class Load:
+    """`threads` clients sending keep-alive requests back to back until stopped; every request must be
+    answered 200 (a request written and not answered is counted as dropped)."""
+
+    def __init__(self, port: int, key: bytes, threads: int = 4):
+        self.port = port
+        self.request = b"GET /probe HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + key + b"\r\n\r\n"
+        self.ok = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> "Load":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+
+    def _run(self) -> None:
+        import rawhttp
+
+        conn = None
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = rawhttp.Conn(self.port, timeout=5)
+                conn.send(self.request)
+                resp = conn.read_response()
+                if resp.status == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(f"status {resp.status}")
+                if (resp.header("connection") or "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception as error:  # noqa: BLE001 - every failure is a dropped request
+                self.failures.append(repr(error))
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+
+def test_repeated_sighup_under_load_drops_no_request(workdir, keys):
+    import signal
+
+    upstream = RecordingUpstream()
+    gw = Gateway("hup-load", upstream.url, workdir, keys.config_entries)
+    try:
+        with Load(gw.port, keys.plain.encode()) as load:
+            for _ in range(15):
+                time.sleep(0.3)
+                gw.signal(signal.SIGHUP)
+            time.sleep(0.5)
+        assert gw.alive(), gw.tail(20)
+        assert not load.failures, f"{len(load.failures)} failed of {load.ok}: {load.failures[:5]}"
+        assert load.ok > 100, f"only {load.ok} requests in 5 s"
+        reloads = [e for e in gw.log_events() if e.get("details", {}).get("kind") == "config_reloaded"]
+        assert len(reloads) >= 10, f"{len(reloads)} reloads logged for 15 SIGHUPs"
+    finally:
+        gw.stop()
+        upstream.close()
+
+
+def test_sigterm_under_load_drains(workdir, keys):
+    """30 requests in flight (the upstream takes 1 s each) when SIGTERM arrives: all are answered, new
+    connections are refused, and the gateway exits 0 once they are done."""
+    import signal
+
+    upstream = RecordingUpstream(delay=1.0)
+    gw = Gateway("term-load", upstream.url, workdir, keys.config_entries, drain_timeout="10s")
+    key = keys.plain.encode()
+    request = b"GET /probe HTTP/1.1\r\nHost: gw\r\nConnection: close\r\nAuthorization: Bearer " + key + b"\r\n\r\n"
+    results: list[int | None] = []
+
+    def one() -> None:
+        data, _ = raw_exchange(gw.port, request, timeout=8, quiet=8)
+        responses = split_responses(data)
+        results.append(responses[0][0] if responses else None)
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(30)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: upstream.accepted >= 1, 5, what="the first request to reach the upstream")
+        time.sleep(0.4)
+        gw.signal(signal.SIGTERM)
+        time.sleep(0.2)
+        try:
+            late, _ = raw_exchange(gw.port, request, timeout=3, quiet=1)
+        except OSError:
+            late = b""
+        assert not late.startswith(b"HTTP/1.1 200"), "a connection opened during the drain was served"
+        for t in threads:
+            t.join(timeout=15)
+        assert results.count(200) == 30, f"answers during the drain: {results}"
+        code = gw.wait(15)
+        assert code == 0, f"exit status {code} after the drain\n{gw.tail(20)}"
+    finally:
+        gw.stop()
+        upstream.close()
