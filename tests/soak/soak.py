@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Soak: 1,000,000 requests through the gateway's full policy chain (API key, rate limit by principal,
+MCP inspection with sanitization and authorization, session binding, security headers, access and
+security logs to files) to a fast in-process upstream, with `wrk`.
+
+    tests/soak/soak.py [--requests 1000000] [--phase 200000] [--gatehouse .build/release/gatehouse]
+
+The requests are sent in phases of `--phase` requests; after each one the gateway's RSS and open
+descriptors are sampled. It passes when every answer was 200, the RSS after the last phase is within
+10% of the RSS after the first one (200k), and the descriptors are back to the baseline once the
+load stops. Each phase is bounded in time (wrk -d 600s); every process binds 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "soak_" + "k" * 40
+
+CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                   "params": {"name": "echo", "arguments": {"text": "hello <b>soak</b>"}}})
+ANSWER = json.dumps({"jsonrpc": "2.0", "id": 1,
+                     "result": {"content": [{"type": "text", "text": "hello"}], "isError": False}}).encode()
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [[%(body)s]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+wrk.headers["Mcp-Session-Id"] = "soak-session"
+local limit = %(per_thread)d
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  seen = 0
+  bad = 0
+end
+function response(status, headers, body)
+  seen = seen + 1
+  if status ~= 200 then bad = bad + 1 end
+  if seen >= limit then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  local total, errors = 0, 0
+  for _, t in ipairs(threads) do
+    total = total + t:get("seen")
+    errors = errors + t:get("bad")
+  end
+  io.write(string.format("SOAK seen=%%d non200=%%d sockerr=%%d\\n", total, errors,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+class Upstream:
+    """A minimal keep-alive HTTP/1.1 server answering every request with a JSON-RPC result (asyncio)."""
+
+    def __init__(self):
+        self.port = 0
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: soak-session\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(ANSWER)) + ANSWER
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+                self.buffer = b""
+
+            def data_received(self, data):
+                self.buffer += data
+                while True:
+                    end = self.buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        return
+                    header = self.buffer[:end].lower()
+                    length = 0
+                    at = header.find(b"content-length:")
+                    if at >= 0:
+                        length = int(header[at + 15:].split(b"\r\n", 1)[0])
+                    if len(self.buffer) < end + 4 + length:
+                        return
+                    self.buffer = self.buffer[end + 4 + length:]
+                    self.transport.write(head)
+
+        server = loop.run_until_complete(loop.create_server(Protocol, "127.0.0.1", 0, backlog=1024))
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        loop.run_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=1_000_000)
+    ap.add_argument("--phase", type=int, default=200_000)
+    ap.add_argument("--gatehouse", default=str(ROOT / ".build" / "release" / "gatehouse"))
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    wrk = shutil.which("wrk")
+    if not wrk:
+        print("soak: wrk not found (Debian package wrk)", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="gatehouse-soak-"))
+    upstream = Upstream()
+    port = free_port()
+    config = work / "gateway.conf"
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    config.write_text(f"""
+[server]
+listen = "127.0.0.1:{port}"
+
+[tls]
+require_https = false
+
+[upstream]
+url = "http://127.0.0.1:{upstream.port}"
+response_timeout = "10s"
+
+[[auth.api_key]]
+name = "soak"
+hash = "sha256:{digest}"
+permissions = ["tools:call"]
+
+[rate_limit]
+enabled = true
+per = "principal"
+capacity = 100000000
+refill_per_second = 100000000
+
+[authorization]
+rules = [{{ match = "tools/call:*", require = ["tools:call"] }}, {{ match = "*", require = [] }}]
+
+[mcp]
+sanitize = "reject"
+bind_sessions = true
+
+[logging]
+security_log = "{work / 'security.log'}"
+access_log = "{work / 'access.log'}"
+
+[admin]
+listen = ""
+""")
+    log = open(work / "gateway.out", "wb")
+    gw = subprocess.Popen([args.gatehouse, "run", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                          stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if gw.poll() is not None or time.monotonic() > deadline:
+                    print((work / "gateway.out").read_text()[-2000:], file=sys.stderr)
+                    return 1
+                time.sleep(0.1)
+        baseline_fds = fd_count(gw.pid)
+        script = work / "soak.lua"
+        per_phase = args.phase
+        script.write_text(WRK_SCRIPT % {"body": CALL, "key": KEY,
+                                        "per_thread": per_phase // args.threads})
+        samples = []
+        total = 0
+        errors = 0
+        started = time.monotonic()
+        while total < args.requests:
+            out = subprocess.run([wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", "600s",
+                                  "-s", str(script), f"http://127.0.0.1:{port}/mcp"],
+                                 capture_output=True, text=True, timeout=700)
+            line = next((l for l in out.stdout.splitlines() if l.startswith("SOAK ")), None)
+            if line is None:
+                print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
+                return 1
+            fields = dict(kv.split("=") for kv in line.split()[1:])
+            total += int(fields["seen"])
+            errors += int(fields["non200"]) + int(fields["sockerr"])
+            rps = next((l.split()[1] for l in out.stdout.splitlines() if l.startswith("Requests/sec")), "?")
+            samples.append((total, rss_kib(gw.pid), fd_count(gw.pid)))
+            print(f"soak: {total:>9} requests  {rps:>10} req/s  RSS {samples[-1][1] // 1024} MiB  "
+                  f"fds {samples[-1][2]}  errors {errors}", flush=True)
+        elapsed = time.monotonic() - started
+        time.sleep(2)
+        fds_after = fd_count(gw.pid)
+        first_rss = samples[0][1]
+        last_rss = samples[-1][1]
+        growth = (last_rss - first_rss) / first_rss
+        print(f"soak: {total} requests in {elapsed:.0f} s; RSS {first_rss} KiB at {samples[0][0]} -> {last_rss} KiB "
+              f"at {total} ({growth:+.1%}); descriptors {baseline_fds} before, {fds_after} after; "
+              f"{errors} error answers")
+        ok = errors == 0 and abs(growth) <= 0.10 and fds_after <= baseline_fds + 2
+        print("soak: PASS" if ok else "soak: FAIL")
+        return 0 if ok else 1
+    finally:
+        gw.send_signal(signal.SIGTERM)
+        try:
+            gw.wait(15)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
