@@ -1,5 +1,0 @@
-import XCTest
-
-final class GatehouseServerTestsPlaceholder: XCTestCase {
-    func testBuilds() {}
-}
