@@ -60,7 +60,7 @@ public struct MCPInspector: Sendable {
         let run = Run(
             inspector: self, principal: principal, requestID: requestID, ipAddress: ipAddress, userAgent: userAgent)
         do throws(Run.Stop) {
-            try run.checkSession(headers: headers, id: nil)
+            try run.checkSession(MCPHeaderFields(headers), id: nil)
             return nil
         } catch {
             return error.rejection
@@ -123,9 +123,12 @@ extension MCPInspector {
             var method: String?
             /// Raw JSON text of a string or number id.
             var idText: String?
+            var params: JSONValue? = nil
             /// The validated tool name of a `tools/call`.
-            var tool: String?
-            var arguments: JSONValue?
+            var tool: String? = nil
+            /// `tools/call:<tool>` or the method, for authorization.
+            var resource: String? = nil
+            var arguments: JSONValue? = nil
         }
 
         let inspector: MCPInspector
@@ -147,7 +150,8 @@ extension MCPInspector {
         }
 
         mutating func inspect(body: [UInt8], headers: HTTPHeaders) throws(Stop) -> [UInt8]? {
-            info.sessionID = headers.first(name: "Mcp-Session-Id")
+            let fields = MCPHeaderFields(headers)
+            info.sessionID = fields.sessionIDs.first
             // 1. JSON.
             let document: JSONValue
             do {
@@ -189,11 +193,13 @@ extension MCPInspector {
             for k in messages.indices where messages[k].method == "tools/call" {
                 try validateToolCall(&messages[k])
             }
-            info.calledTools = messages.compactMap(\.tool)
-            info.tool = info.calledTools.first
-            if let first = messages.first(where: { $0.method != nil }), let method = first.method {
-                info.resource = AuthorizationRules.resource(method: method, tool: first.tool)
+            for k in messages.indices {
+                guard let method = messages[k].method else { continue }
+                messages[k].resource = AuthorizationRules.resource(method: method, tool: messages[k].tool)
+                if info.resource == nil { info.resource = messages[k].resource }
+                if let tool = messages[k].tool { info.calledTools.append(tool) }
             }
+            info.tool = info.calledTools.first
 
             // 4. Sanitization.
             let rewritten = try sanitize(messages, document: document)
@@ -202,15 +208,14 @@ extension MCPInspector {
             var accessEvents: [SecurityEvent] = []
             accessEvents.reserveCapacity(messages.count)
             for message in messages {
-                guard let method = message.method else { continue }
-                let resource = AuthorizationRules.resource(method: method, tool: message.tool)
+                guard let method = message.method, let resource = message.resource else { continue }
                 try authorize(resource: resource, method: method, id: message.idText)
                 accessEvents.append(access(resource: resource, method: method, allowed: true))
             }
 
             // 6. Session binding, then the mirrored headers.
-            try checkSession(headers: headers, id: info.ids.first)
-            try checkMirroredHeaders(headers, messages: messages)
+            try checkSession(fields, id: info.ids.first)
+            try checkMirroredHeaders(fields, messages: messages)
 
             // 7. Pinned tools.
             if settings.pinTools == .enforce {
@@ -227,22 +232,23 @@ extension MCPInspector {
         // MARK: Step 2
 
         func classify(_ object: JSONObject, index: Int?) throws(Stop) -> Message {
-            let idValue = object["id"]
+            let members = MessageMembers(object)
+            let idValue = members.id
             var idText: String? = nil
             if let idValue, Self.isStringOrNumber(idValue) {
                 idText = String(decoding: JSONWriter.serialize(idValue), as: UTF8.self)
             }
-            guard case .string(let version)? = object["jsonrpc"], version == "2.0" else {
+            guard case .string(let version)? = members.jsonrpc, version == "2.0" else {
                 throw invalidRequest(field: "jsonrpc", error: "must be \"2.0\"", id: idText, index: index)
             }
-            if let methodValue = object["method"] {
+            if let methodValue = members.method {
                 guard case .string(let method) = methodValue else {
                     throw invalidRequest(field: "method", error: "must be a string", id: idText, index: index)
                 }
                 if idValue != nil, idText == nil {
                     throw invalidRequest(field: "id", error: "must be a string or a number", id: nil, index: index)
                 }
-                if let params = object["params"] {
+                if let params = members.params {
                     switch params {
                     case .object, .array: break
                     default:
@@ -252,11 +258,11 @@ extension MCPInspector {
                 }
                 return Message(
                     index: index, object: object, kind: idValue == nil ? .notification : .request, method: method,
-                    idText: idText)
+                    idText: idText, params: members.params)
             }
             // No method: only a response (to a request of the server) may pass.
-            let hasResult = object["result"] != nil
-            let hasError = object["error"] != nil
+            let hasResult = members.result != nil
+            let hasError = members.error != nil
             guard hasResult || hasError else {
                 throw invalidRequest(field: "method", error: "required", id: idText, index: index)
             }
@@ -270,7 +276,7 @@ extension MCPInspector {
             guard idText != nil || idValue.isNull else {
                 throw invalidRequest(field: "id", error: "must be a string, a number or null", id: nil, index: index)
             }
-            if hasError, object["error"]?.objectValue == nil {
+            if hasError, members.error?.objectValue == nil {
                 throw invalidRequest(field: "error", error: "must be an object", id: idText, index: index)
             }
             return Message(index: index, object: object, kind: .response, method: nil, idText: idText)
@@ -298,13 +304,22 @@ extension MCPInspector {
         func validateToolCall(_ message: inout Message) throws(Stop) {
             let id = message.idText
             let index = message.index
-            guard let params = message.object["params"] else {
+            guard let params = message.params else {
                 throw invalidParams(field: "params.name", error: "required", id: id, index: index)
             }
             guard case .object(let object) = params else {
                 throw invalidParams(field: "params", error: "must be an object", id: id, index: index)
             }
-            guard let nameValue = object["name"] else {
+            var nameValue: JSONValue? = nil
+            var argumentsValue: JSONValue? = nil
+            for member in object.members {
+                if MessageMembers.isKey(member.key, "name") {
+                    nameValue = member.value
+                } else if MessageMembers.isKey(member.key, "arguments") {
+                    argumentsValue = member.value
+                }
+            }
+            guard let nameValue else {
                 throw invalidParams(field: "params.name", error: "required", id: id, index: index)
             }
             guard case .string(let name) = nameValue else {
@@ -315,7 +330,7 @@ extension MCPInspector {
                     field: "params.name", error: "must match the pattern \(settings.toolNamePattern.pattern)", id: id,
                     index: index)
             }
-            if let arguments = object["arguments"] {
+            if let arguments = argumentsValue {
                 guard case .object = arguments else {
                     throw invalidParams(field: "params.arguments", error: "must be an object", id: id, index: index)
                 }
@@ -419,9 +434,9 @@ extension MCPInspector {
 
         // MARK: Step 6
 
-        func checkSession(headers: HTTPHeaders, id: String?) throws(Stop) {
+        func checkSession(_ fields: MCPHeaderFields, id: String?) throws(Stop) {
             guard settings.bindSessions, let principal else { return }
-            for session in headers.values(name: "Mcp-Session-Id")
+            for session in fields.sessionIDs
             where !inspector.sessions.check(session: session, principal: principal.name) {
                 let event = SecurityEvent(
                     .security(
@@ -434,9 +449,9 @@ extension MCPInspector {
             }
         }
 
-        func checkMirroredHeaders(_ headers: HTTPHeaders, messages: [Message]) throws(Stop) {
-            let methodHeaders = headers.values(name: "Mcp-Method")
-            let nameHeaders = headers.values(name: "Mcp-Name")
+        func checkMirroredHeaders(_ fields: MCPHeaderFields, messages: [Message]) throws(Stop) {
+            let methodHeaders = fields.methods
+            let nameHeaders = fields.names
             guard !methodHeaders.isEmpty || !nameHeaders.isEmpty else { return }
             for message in messages {
                 for raw in methodHeaders {
@@ -460,7 +475,7 @@ extension MCPInspector {
         /// What `Mcp-Name` mirrors: `params.uri` for `resources/read`, else `params.name` (or `params.uri`
         /// when a method has no name).
         static func mirroredName(_ message: Message) -> String? {
-            guard case .object(let params)? = message.object["params"] else { return nil }
+            guard case .object(let params)? = message.params else { return nil }
             let name = params["name"]?.stringValue
             let uri = params["uri"]?.stringValue
             if message.method == "resources/read" { return uri ?? name }
@@ -527,5 +542,75 @@ extension MCPInspector {
                     status: 400, message: message, securityEvent: event,
                     bodyKind: .jsonRPC(id: id, code: code, details: details)))
         }
+    }
+}
+
+/// The request headers inspection reads, gathered in one pass (names compared ASCII case-insensitively).
+struct MCPHeaderFields {
+    var sessionIDs: [String] = []
+    var methods: [String] = []
+    var names: [String] = []
+
+    init(_ headers: HTTPHeaders) {
+        for field in headers {
+            let name = field.name.utf8
+            switch name.count {
+            case 14 where Self.equalsLowercased(name, "mcp-session-id"): sessionIDs.append(field.value)
+            case 10 where Self.equalsLowercased(name, "mcp-method"): methods.append(field.value)
+            case 8 where Self.equalsLowercased(name, "mcp-name"): names.append(field.value)
+            default: continue
+            }
+        }
+    }
+
+    private static func equalsLowercased(_ name: String.UTF8View, _ lowercase: StaticString) -> Bool {
+        let p = lowercase.utf8Start
+        var k = 0
+        for c in name {
+            if Sanitizer.lowercased(c) != p[k] { return false }
+            k += 1
+        }
+        return true
+    }
+}
+
+/// The members of a JSON-RPC message the inspection reads, found in one pass over the object.
+private struct MessageMembers {
+    var id: JSONValue? = nil
+    var jsonrpc: JSONValue? = nil
+    var method: JSONValue? = nil
+    var params: JSONValue? = nil
+    var result: JSONValue? = nil
+    var error: JSONValue? = nil
+
+    init(_ object: JSONObject) {
+        for member in object.members {
+            let key = member.key
+            switch key.utf8.count {
+            case 2 where Self.isKey(key, "id"): id = member.value
+            case 5 where Self.isKey(key, "error"): error = member.value
+            case 6 where Self.isKey(key, "method"): method = member.value
+            case 6 where Self.isKey(key, "params"): params = member.value
+            case 6 where Self.isKey(key, "result"): result = member.value
+            case 7 where Self.isKey(key, "jsonrpc"): jsonrpc = member.value
+            default: continue
+            }
+        }
+    }
+
+    /// Whether `key` is exactly the bytes of `literal` (not merely canonically equivalent).
+    @inline(__always)
+    static func isKey(_ key: String, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        let utf8 = key.utf8
+        guard utf8.count == n else { return false }
+        let p = literal.utf8Start
+        if let equal = utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for k in 0..<n where bytes[k] != p[k] { return false }
+            return true
+        }) {
+            return equal
+        }
+        return utf8.elementsEqual(UnsafeBufferPointer(start: p, count: n))
     }
 }

@@ -36,17 +36,10 @@ public enum Sanitizer {
 
     private static func scan(_ s: UnsafeBufferPointer<UInt8>) -> Pattern? {
         // Every pattern needs '<', ':' or '=': most strings are cleared by this one pass.
-        var hasAngle = false
-        var hasColon = false
-        var hasEquals = false
-        for c in s {
-            switch c {
-            case UInt8(ascii: "<"): hasAngle = true
-            case UInt8(ascii: ":"): hasColon = true
-            case UInt8(ascii: "="): hasEquals = true
-            default: continue
-            }
-        }
+        let found = ByteSetScan.findPatternBytes(s)
+        let hasAngle = found & 1 != 0
+        let hasColon = found & 2 != 0
+        let hasEquals = found & 4 != 0
         if !(hasAngle || hasColon || hasEquals) { return nil }
         if hasAngle, containsElement(s, open: scriptOpen, close: scriptClose) { return .scriptElement }
         if hasColon, firstIndex(of: javascriptColon, in: s, from: 0) != nil { return .javascriptURL }
@@ -110,17 +103,10 @@ public enum Sanitizer {
     public static func needsEscaping(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { s in
-            var hasColon = false
-            var hasEquals = false
-            for c in s {
-                switch c {
-                case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"):
-                    return true
-                case UInt8(ascii: ":"): hasColon = true
-                case UInt8(ascii: "="): hasEquals = true
-                default: continue
-                }
-            }
+            let found = ByteSetScan.findEscapeBytes(s)
+            if found & 4 != 0 { return true }
+            let hasColon = found & 1 != 0
+            let hasEquals = found & 2 != 0
             // Without an escaped character, the removals only act on what is already there; and a
             // `javascript:` that only appears once an `on…=` is removed needs that `on…=` first.
             if hasColon, firstIndex(of: javascriptColon, in: s, from: 0) != nil { return true }
@@ -459,5 +445,76 @@ private struct KeySet {
             large = Set(small.map { Array($0.utf8) })
         }
         return large!.insert(Array(key.utf8)).inserted  // set just above when it was nil
+    }
+}
+
+/// Which of a few bytes occur in a buffer, sixteen bytes at a time: arguments can be megabytes of text
+/// and most of it holds none of the bytes looked for.
+private enum ByteSetScan {
+    typealias Chunk = SIMD16<UInt8>
+    typealias Mask = SIMDMask<SIMD16<Int8>>
+
+    /// Whether `<`, `:` and `=` occur in `s`: bits 0, 1 and 2.
+    static func findPatternBytes(_ s: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = s.baseAddress else { return 0 }
+        let n = s.count
+        var k = 0
+        var angle = Mask(repeating: false)
+        var colon = Mask(repeating: false)
+        var equals = Mask(repeating: false)
+        while k + 16 <= n {
+            let v = UnsafeRawPointer(base + k).loadUnaligned(as: Chunk.self)
+            angle .|= v .== Chunk(repeating: UInt8(ascii: "<"))
+            colon .|= v .== Chunk(repeating: UInt8(ascii: ":"))
+            equals .|= v .== Chunk(repeating: UInt8(ascii: "="))
+            k += 16
+        }
+        var found = (any(angle) ? 1 : 0) | (any(colon) ? 2 : 0) | (any(equals) ? 4 : 0)
+        while k < n {
+            switch base[k] {
+            case UInt8(ascii: "<"): found |= 1
+            case UInt8(ascii: ":"): found |= 2
+            case UInt8(ascii: "="): found |= 4
+            default: break
+            }
+            k += 1
+        }
+        return found
+    }
+
+    /// Whether one of `&<>"'` occurs in `s` (bit 2), else whether `:` (bit 0) and `=` (bit 1) do.
+    static func findEscapeBytes(_ s: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let base = s.baseAddress else { return 0 }
+        let n = s.count
+        var k = 0
+        var escaped = Mask(repeating: false)
+        var colon = Mask(repeating: false)
+        var equals = Mask(repeating: false)
+        var chunks = 0
+        while k + 16 <= n {
+            let v = UnsafeRawPointer(base + k).loadUnaligned(as: Chunk.self)
+            escaped .|= (v .== Chunk(repeating: UInt8(ascii: "&"))) .| (v .== Chunk(repeating: UInt8(ascii: "<")))
+                .| (v .== Chunk(repeating: UInt8(ascii: ">"))) .| (v .== Chunk(repeating: UInt8(ascii: "\"")))
+                .| (v .== Chunk(repeating: UInt8(ascii: "'")))
+            colon .|= v .== Chunk(repeating: UInt8(ascii: ":"))
+            equals .|= v .== Chunk(repeating: UInt8(ascii: "="))
+            k += 16
+            chunks += 1
+            // `any` is a horizontal reduction: once per KiB is enough to stop early.
+            if chunks & 63 == 0, any(escaped) { return 4 }
+        }
+        if any(escaped) { return 4 }
+        var found = (any(colon) ? 1 : 0) | (any(equals) ? 2 : 0)
+        while k < n {
+            switch base[k] {
+            case UInt8(ascii: "&"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""), UInt8(ascii: "'"):
+                return 4
+            case UInt8(ascii: ":"): found |= 1
+            case UInt8(ascii: "="): found |= 2
+            default: break
+            }
+            k += 1
+        }
+        return found
     }
 }

@@ -146,13 +146,31 @@ public final class ToolPins: Sendable {
 
     /// The canonical JSON of the pinned part of `tool` (name, description, inputSchema).
     public static func canonicalDefinition(of tool: JSONValue) -> [UInt8]? {
-        guard case .object(let object) = tool, case .string? = object["name"] else { return nil }
-        var pinnedPart = JSONObject()
-        for key in ["description", "inputSchema", "name"] {
-            if let value = object[key] { pinnedPart[key] = value }
+        guard case .object(let object) = tool else { return nil }
+        var description: JSONValue? = nil
+        var inputSchema: JSONValue? = nil
+        var name: JSONValue? = nil
+        for member in object.members {
+            switch member.key {
+            case "description": description = member.value
+            case "inputSchema": inputSchema = member.value
+            case "name": name = member.value
+            default: continue
+            }
         }
+        guard case .string? = name else { return nil }
+        // The three keys in byte order, as `writeCanonical` would sort them.
         var out: [UInt8] = []
-        writeCanonical(.object(pinnedPart), into: &out)
+        out.reserveCapacity(256)
+        out.append(UInt8(ascii: "{"))
+        for (key, value) in [("description", description), ("inputSchema", inputSchema), ("name", name)] {
+            guard let value else { continue }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            writeCanonical(value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
         return out
     }
 
@@ -167,7 +185,12 @@ public final class ToolPins: Sendable {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let object):
-            let members = object.members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            var members = object.members
+            let precedes = { (a: (key: String, value: JSONValue), b: (key: String, value: JSONValue)) in
+                a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+            }
+            // Schemas are usually written in order already: sort only when needed.
+            if zip(members, members.dropFirst()).contains(where: { !precedes($0, $1) }) { members.sort(by: precedes) }
             out.append(UInt8(ascii: "{"))
             for (k, member) in members.enumerated() {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
