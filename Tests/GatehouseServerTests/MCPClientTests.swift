@@ -1,6 +1,7 @@
 import GatehouseConfig
 import GatehouseHTTP
 import GatehouseJSON
+import GatehousePolicy
 import GatehousePosix
 import Glibc
 import XCTest
@@ -497,6 +498,35 @@ final class MCPClientTests: XCTestCase {
         call(client, "echo", ["text": "b"], in: script) { _ in }
         run(script)
         XCTAssertEqual(stub.rpcMethods.filter { $0 == "initialize" }.count, 1)
+    }
+
+    // MARK: Through the REST door
+
+    func testRESTDoorCallsTheDemoServerThroughTheClient() throws {
+        let client = try makeClient()
+        let principal = Principal(name: "ci", kind: .apiKey, permissions: ["*"])
+        let script = LoopScript(loop: loop)
+        var answers: [RESTDoor.Answer] = []
+        for body in [
+            #"{"tool":"add","parameters":{"a":2,"b":3}}"#, #"{"tool":"echo","parameters":{}}"#,
+            #"{"tool":"slow","parameters":{"steps":3,"interval_ms":500},"timeout":1}"#,
+        ] {
+            script.then { next in
+                RESTDoor.handle(
+                    body: Array(body.utf8), principal: principal, state: client.state, client: client, requestID: "r",
+                    log: { _ in }, respond: {
+                        answers.append($0)
+                        next()
+                    })
+            }
+        }
+        run(script)
+        XCTAssertEqual(answers.map(\.status), [200, 200, 504])
+        let sum = try JSONReader.parse(answers[0].body)
+        XCTAssertEqual(sum["status"], "success")
+        XCTAssertEqual(sum["result"]?["structuredContent"]?["sum"], 5)
+        XCTAssertEqual(try JSONReader.parse(answers[1].body)["status"], "error")
+        XCTAssertEqual(requests("tools/call").first?.headers.first(name: "X-Gatehouse-Principal"), "ci")
     }
 
     // MARK: tools/list
