@@ -80,11 +80,18 @@ public struct MCPInspector: Sendable {
         sessions.remove(session: session)
     }
 
+    /// Whether the upstream's answer to the request `info` describes must go through `filterResponse`
+    /// (JSON, held whole) or `filterSSEEventData` (each `message` event): it answers a `tools/list`
+    /// and `filter_tools_list` or pinning is on. Otherwise the answer streams through untouched.
+    public func shouldFilterResponse(for info: MCPRequestInfo) -> Bool {
+        info.expectsToolsList && (settings.filterToolsList || settings.pinTools != .off)
+    }
+
     /// Rewrites an upstream JSON answer to the request `info` describes (filter_tools_list and pins).
     public func filterResponse(
         body: [UInt8], info: MCPRequestInfo, principal: Principal?, requestID: String
     ) -> MCPResponseRewrite {
-        guard info.expectsToolsList else { return MCPResponseRewrite() }
+        guard shouldFilterResponse(for: info) else { return MCPResponseRewrite() }
         return MCPResponseFilter.filterToolsList(
             body: body, requestIDs: info.toolsListIDs, principal: principal,
             rules: settings.filterToolsList ? settings.rules : nil, pins: pins, pinMode: settings.pinTools,
@@ -95,7 +102,7 @@ public struct MCPInspector: Sendable {
     public func filterSSEEventData(
         _ data: String, info: MCPRequestInfo, principal: Principal?, requestID: String
     ) -> MCPResponseRewrite {
-        guard info.expectsToolsList else { return MCPResponseRewrite() }
+        guard shouldFilterResponse(for: info) else { return MCPResponseRewrite() }
         return MCPResponseFilter.filterSSEEventData(
             data, requestIDs: info.toolsListIDs, principal: principal,
             rules: settings.filterToolsList ? settings.rules : nil, pins: pins, pinMode: settings.pinTools,

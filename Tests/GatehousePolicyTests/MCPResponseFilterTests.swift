@@ -117,6 +117,11 @@ final class MCPResponseFilterTests: MCPInspectionTestCase {
         let unfiltered = MCPInspector(settings: settings)
         XCTAssertNil(
             unfiltered.filterResponse(body: Array(list.utf8), info: info, principal: caller, requestID: "r1").body)
+        XCTAssertFalse(unfiltered.shouldFilterResponse(for: info))
+        settings.pinTools = .warn
+        XCTAssertTrue(MCPInspector(settings: settings).shouldFilterResponse(for: info))
+        XCTAssertTrue(inspector.shouldFilterResponse(for: info))
+        XCTAssertFalse(inspector.shouldFilterResponse(for: callInfo))
     }
 
     func testPinsWarnLogsAndKeeps() {
