@@ -24,6 +24,8 @@ enum CommandLineInterface {
                                                  mint an HS256 JWT with the configured secret
           gatehouse secret encrypt|decrypt       stdin to stdout as a Fernet token (enc: values), with
                                                  MCP_ENCRYPTION_PASSWORD and MCP_ENCRYPTION_SALT
+          gatehouse pin [--config PATH]          write the digests of the upstream's tool definitions
+                                                 to mcp.pinned_tools_file
           gatehouse probe URL [--timeout 3s] [--cacert PATH] [--insecure]
                                                  GET URL; exit 0 on a 2xx answer (container health checks)
           gatehouse --version | --help | COMMAND --help
@@ -57,6 +59,7 @@ enum CommandLineInterface {
         case "token": return TokenCommand.run(rest)
         case "secret": return SecretCommand.run(rest)
         case "probe": return ProbeCommand.run(rest)
+        case "pin": return PinCommand.run(rest)
         default:
             return fail("unknown command '\(command)' (see gatehouse --help)", code: 2)
         }
@@ -101,6 +104,8 @@ enum CommandLineInterface {
             return SecretCommand.help
         case "probe":
             return ProbeCommand.help
+        case "pin":
+            return PinCommand.help
         default:
             return nil
         }
