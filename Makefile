@@ -27,7 +27,7 @@ unit:
 e2e: build
 	GATEHOUSE_BIN=$(CURDIR)/$(BIN) tests/e2e/run.sh
 
-test: build unit e2e fuzz-smoke
+test: build unit e2e fuzz-smoke container-check
 
 # libFuzzer targets (fuzz/run.sh; scratch path .build-fuzz): FUZZ_SECONDS each, and the short run of make test.
 FUZZ_SECONDS ?= 300
@@ -45,6 +45,13 @@ soak: release
 test-sanitize:
 	$(SWIFT) test --sanitize=address --scratch-path .build-asan
 	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+
+# The container image's parts without a Docker engine (tests/container/run.sh): the Dockerfile's static
+# build (scratch path .build-static, reused while no source is newer), its size and libraries, the
+# docker/ files parsed and checked, and the binary run in an empty root (chroot; needs root or userns).
+.PHONY: container-check
+container-check:
+	tests/container/run.sh
 
 demo: release
 	.build/release/gatehouse demo

@@ -366,6 +366,10 @@ def check_kubernetes(image: dict) -> dict:
         elif "secret" in volume:
             source = volume["secret"]["secretName"]
             expect(source in secrets, f"Secret {source} exists")
+            mode = volume["secret"].get("defaultMode", 0o644)
+            group = spec.get("securityContext", {}).get("fsGroup")
+            readable = mode & 0o004 or (mode & 0o040 and group == image["uid"])
+            expect(bool(readable), f"Secret {source} files (mode {mode:o}) are readable by uid {image['uid']}")
             data = {**secrets[source].get("data", {}), **secrets[source].get("stringData", {})}
         else:
             continue

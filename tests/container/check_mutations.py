@@ -41,6 +41,7 @@ MUTATIONS = [
     ("an env var reads a missing Secret key", "kubernetes/deployment.yaml", "key: jwt-secret", "key: jwt_secret"),
     ("a volume names a missing ConfigMap", "kubernetes/deployment.yaml", "name: gatehouse-config", "name: gateway-config"),
     ("the ConfigMap lacks gateway.conf", "kubernetes/configmap.yaml", "  gateway.conf: |", "  gatehouse.conf: |"),
+    ("Secret files the gateway cannot read", "kubernetes/deployment.yaml", "fsGroup: 10001", "fsGroup: 2000"),
     ("the pod may run as root", "kubernetes/deployment.yaml", "runAsNonRoot: true", "runAsNonRoot: false"),
     ("the grace period is shorter than the drain", "kubernetes/deployment.yaml", "terminationGracePeriodSeconds: 40", "terminationGracePeriodSeconds: 20"),
 ]
