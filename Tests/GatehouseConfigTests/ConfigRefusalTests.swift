@@ -214,7 +214,7 @@ final class ConfigRefusalTests: ConfigTestCase {
         env["MCP_ENCRYPTION_SALT"] = "salt"
         assertRefused(
             text, environment: env,
-            "gateway.conf:2: auth.jwt.secret: encrypted (enc:) values cannot be decrypted yet: this build has no Fernet support"
+            "gateway.conf:2: auth.jwt.secret: the enc: value is not a Fernet token (URL-safe base64 with padding after \"enc:\")"
         )
         // Any string, in the file or the environment, goes through the same door.
         assertRefused(
