@@ -14,12 +14,14 @@ public enum Digest {
             }
         }
 
+        /// The digest implementation, fetched from the provider once per process: OpenSSL 3 would otherwise
+        /// look the algorithm up by name on every EVP_Digest/HMAC call (an "implicit fetch"), a cost paid per
+        /// request for API keys and cached tokens.
         var evp: OpaquePointer {
-            // The EVP_sha* getters return static tables; they never fail.
             switch self {
-            case .sha256: return EVP_sha256()!
-            case .sha384: return EVP_sha384()!
-            case .sha512: return EVP_sha512()!
+            case .sha256: return FetchedDigests.sha256
+            case .sha384: return FetchedDigests.sha384
+            case .sha512: return FetchedDigests.sha512
             }
         }
     }
@@ -83,6 +85,14 @@ public enum Digest {
         for (x, y) in zip(a, b) { diff |= x ^ y }
         return diff == 0
     }
+}
+
+/// Explicitly fetched EVP_MD objects, alive for the whole process (never freed).
+enum FetchedDigests {
+    // A missing SHA-2 implementation means a broken OpenSSL installation: stop loudly at first use.
+    nonisolated(unsafe) static let sha256: OpaquePointer = EVP_MD_fetch(nil, "SHA256", nil)!
+    nonisolated(unsafe) static let sha384: OpaquePointer = EVP_MD_fetch(nil, "SHA384", nil)!
+    nonisolated(unsafe) static let sha512: OpaquePointer = EVP_MD_fetch(nil, "SHA512", nil)!
 }
 
 /// Calls `body` with a contiguous view of `bytes`, copying only when the collection is not contiguous.
