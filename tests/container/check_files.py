@@ -19,10 +19,14 @@ import os
 import re
 import shlex
 import sys
-import tomllib
 
 import yaml
 from dockerfile_parse import DockerfileParser
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = os.path.abspath(sys.argv[1])
 SECRETS = os.path.abspath(sys.argv[2])
