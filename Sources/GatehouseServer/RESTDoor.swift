@@ -48,11 +48,17 @@ public enum RESTDoor {
         public var status: Int
         public var headers: [(String, String)]
         public var body: [UInt8]
+        /// The tool the request named, once validation accepted it (for the access record).
+        public var tool: String?
 
-        public init(status: Int, headers: [(String, String)] = [("Content-Type", "application/json")], body: [UInt8]) {
+        public init(
+            status: Int, headers: [(String, String)] = [("Content-Type", "application/json")], body: [UInt8],
+            tool: String? = nil
+        ) {
             self.status = status
             self.headers = headers
             self.body = body
+            self.tool = tool
         }
     }
 
@@ -184,15 +190,21 @@ public enum RESTDoor {
     /// Serves one request whose body is `body`, from an authenticated `principal`. `log` receives the
     /// security events (`access`, `validation_failed`, `call_timeout`, `upstream_unavailable`, …) as they
     /// happen; `respond` is called exactly
-    /// once, now or later on the loop (after the upstream answered). Returns the tool's name once the
-    /// body named a valid one (for the access record), nil when validation failed.
+    /// once, now (before `handle` returns) or later on the loop (after the upstream answered); its
+    /// `Answer.tool` names the tool once validation accepted the body. Returns that name too.
     @discardableResult
     public static func handle(
         body: [UInt8], principal: Principal?, state: GatewayState, client: MCPToolCalling, requestID: String,
         ipAddress: String? = nil, userAgent: String? = nil, log: @escaping (SecurityEvent) -> Void,
-        respond: @escaping (Answer) -> Void
+        respond deliver: @escaping (Answer) -> Void
     ) -> String? {
         let settings = state.mcp.settings
+        var named: String?
+        func respond(_ answer: Answer) {
+            var answer = answer
+            answer.tool = named
+            deliver(answer)
+        }
         func event(_ payload: SecurityEvent.Payload) -> SecurityEvent {
             SecurityEvent(payload, ipAddress: ipAddress, userAgent: userAgent, requestID: requestID)
         }
@@ -218,6 +230,7 @@ public enum RESTDoor {
             call = valid
         }
         let tool = call.tool
+        named = tool
 
         // 2. Sanitization of the parameters (§6.4).
         switch settings.sanitize {

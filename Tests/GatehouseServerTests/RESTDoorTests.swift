@@ -141,6 +141,7 @@ final class RESTDoorTests: XCTestCase {
 
         client.pending.first?(.success(["content": []]))
         XCTAssertEqual(r.answers().count, 1)
+        XCTAssertEqual(r.answers().first?.tool, "echo")
         XCTAssertEqual(json(r.answers().first), ["status": "success", "result": ["content": []]])
     }
 
@@ -154,6 +155,7 @@ final class RESTDoorTests: XCTestCase {
         let client = ScriptedToolCaller()
         let r = handle(#"{"tool":"bad name","parameters":{},"timeout":"30"}"#, state: try state(), client: client)
         XCTAssertNil(r.tool)
+        XCTAssertNil(r.answer?.tool)
         XCTAssertEqual(r.answer?.status, 400)
         XCTAssertEqual(
             json(r.answer),
@@ -171,6 +173,7 @@ final class RESTDoorTests: XCTestCase {
         let r = handle(#"{"tool":"echo","parameters":{}}"#, principal: bob, state: try state(), client: client)
         XCTAssertEqual(r.tool, "echo")
         XCTAssertEqual(r.answer?.status, 403)
+        XCTAssertEqual(r.answer?.tool, "echo", "the answer names the tool for the access record")
         XCTAssertEqual(json(r.answer), ["error": "Insufficient permissions", "request_id": "req-1"])
         XCTAssertFalse(r.answer?.headers.contains { $0.0 == "WWW-Authenticate" } ?? true, "no challenge for an API key")
         XCTAssertEqual(kinds(r.events), ["access tools/call:echo false"])
