@@ -75,6 +75,8 @@ final class LoopContext {
         self.upstreamPoolSizes = poolSizes
         self.state = state
         self.pool = UpstreamPool(loop: loop)
+        let index = loop.index
+        pool.onCountChange = { poolSizes.set(index, $0) }
         self.logs = logs
         self.counters = counters
     }
@@ -87,7 +89,6 @@ final class LoopContext {
     func connectionClosed(_ c: ClientConnection) {
         connections[ObjectIdentifier(c)] = nil
         metrics.connectionClosed(loop: loop.index)
-        upstreamPoolSizes.set(loop.index, pool.openCount)
         if isDraining && connections.isEmpty { onDrained?() }
     }
 

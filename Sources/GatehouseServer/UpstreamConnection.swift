@@ -225,7 +225,11 @@ final class UpstreamConnection: EventHandler {
 final class UpstreamPool {
     unowned let loop: EventLoop
     private var idle: [UpstreamConnection] = []
-    private(set) var openCount = 0
+    private(set) var openCount = 0 {
+        didSet { onCountChange?(openCount) }
+    }
+    /// Publishes the open count (for /metrics, read from another thread).
+    var onCountChange: ((Int) -> Void)?
 
     init(loop: EventLoop) {
         self.loop = loop
