@@ -206,13 +206,14 @@ public final class MCPClient: MCPToolCalling {
             return
         }
         let op = Operation(method: method, params: params, name: name, headers: headers, completion: completion)
-        op.timer = LoopTimer { [weak self, weak op] in
+        let timer = LoopTimer { [weak self, weak op] in
             guard let self, let op else { return }
             self.waiting.removeAll { $0 === op }
             self.finish(op, .timeout)
         }
+        op.timer = timer
         operations[ObjectIdentifier(op)] = op
-        loop.arm(op.timer!, after: remaining)
+        loop.arm(timer, after: remaining)
         dispatch(op)
     }
 
@@ -310,12 +311,13 @@ public final class MCPClient: MCPToolCalling {
     private func openSession() {
         let o = SessionOpening(generation: generation)
         opening = o
-        o.timer = LoopTimer { [weak self, weak o] in
+        let timer = LoopTimer { [weak self, weak o] in
             guard let self, let o, self.opening === o else { return }
             self.openingFailed(o, .timeout)
         }
+        o.timer = timer
         // The whole opening (up to three exchanges) gets one connect and one response timeout.
-        loop.arm(o.timer!, after: state.connectTimeoutMilliseconds + state.responseTimeoutMilliseconds)
+        loop.arm(timer, after: state.connectTimeoutMilliseconds + state.responseTimeoutMilliseconds)
         if era == .handshake {
             initialize(o)
         } else {

@@ -239,7 +239,10 @@ public enum RESTDoor {
         case .reject:
             if let hit = Sanitizer.firstDangerous(in: call.parameters) {
                 let field = Sanitizer.describe(path: hit.path, from: "parameters")
-                refuse(ValidationFailure(details: [field: [.string("contains a dangerous pattern (\(hit.pattern.rawValue))")]]))
+                refuse(
+                    ValidationFailure(details: [
+                        field: [.string("contains a dangerous pattern (\(hit.pattern.rawValue))")]
+                    ]))
                 return tool
             }
         case .escape:
@@ -299,7 +302,11 @@ public enum RESTDoor {
         ) { result in
             switch result {
             case .timeout:
-                log(event(.security(severity: .low, kind: "call_timeout", details: [("tool", .string(tool)), ("door", "rest")])))
+                log(
+                    event(
+                        .security(
+                            severity: .low, kind: "call_timeout", details: [("tool", .string(tool)), ("door", "rest")]))
+                )
             case .unavailable(let reason):
                 log(
                     event(

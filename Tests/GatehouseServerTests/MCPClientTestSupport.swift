@@ -153,7 +153,8 @@ final class LoopScript {
 
 /// A configuration snapshot whose upstream is `url`.
 func makeState(
-    upstream url: UpstreamURL, responseTimeout: Duration = .seconds(5), configure: (inout GatewayConfig) -> Void = { _ in }
+    upstream url: UpstreamURL, responseTimeout: Duration = .seconds(5),
+    configure: (inout GatewayConfig) -> Void = { _ in }
 ) throws -> GatewayState {
     var config = GatewayConfig()
     config.upstream.url = url

@@ -33,8 +33,11 @@ final class MCPClientTests: XCTestCase {
     }
 
     /// Runs `script` and fails the test when it does not finish in time.
-    private func run(_ script: LoopScript, timeoutMilliseconds: Int64 = 10_000, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(script.run(timeoutMilliseconds: timeoutMilliseconds), "the steps did not finish", file: file, line: line)
+    private func run(
+        _ script: LoopScript, timeoutMilliseconds: Int64 = 10_000, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertTrue(
+            script.run(timeoutMilliseconds: timeoutMilliseconds), "the steps did not finish", file: file, line: line)
     }
 
     /// Calls `tool` as one step of `script`, storing the result through `into`.
@@ -127,7 +130,8 @@ final class MCPClientTests: XCTestCase {
             ], "known to be a handshake server: no second discover")
         let calls = requests("tools/call")
         XCTAssertEqual(calls[0].headers.first(name: "Mcp-Session-Id"), calls[1].headers.first(name: "Mcp-Session-Id"))
-        XCTAssertNotEqual(calls[1].headers.first(name: "Mcp-Session-Id"), calls[2].headers.first(name: "Mcp-Session-Id"))
+        XCTAssertNotEqual(
+            calls[1].headers.first(name: "Mcp-Session-Id"), calls[2].headers.first(name: "Mcp-Session-Id"))
     }
 
     func testA404TwiceInARowIsNotRetriedForever() throws {
@@ -141,7 +145,9 @@ final class MCPClientTests: XCTestCase {
         var result: MCPClientResult<JSONValue>?
         call(client, "echo", ["text": "x"], in: script) { result = $0 }
         run(script)
-        guard case .rpcError(let error)? = result else { return XCTFail("expected the upstream's error, got \(String(describing: result))") }
+        guard case .rpcError(let error)? = result else {
+            return XCTFail("expected the upstream's error, got \(String(describing: result))")
+        }
         XCTAssertEqual(error["message"], "Session not found")
         XCTAssertEqual(requests("tools/call").count, 2, "sent once more after re-opening, then given up")
         XCTAssertEqual(requests("initialize").count, 2)
@@ -203,7 +209,10 @@ final class MCPClientTests: XCTestCase {
             guard request.rpcMethod == "server/discover" else { return nil }
             return UpstreamStub.json(
                 400,
-                ["jsonrpc": "2.0", "id": "server-error", "error": ["code": -32600, "message": "Bad Request: Missing session ID"]])
+                [
+                    "jsonrpc": "2.0", "id": "server-error",
+                    "error": ["code": -32600, "message": "Bad Request: Missing session ID"],
+                ])
         }
         let client = try makeClient()
         let script = LoopScript(loop: loop)
@@ -216,20 +225,28 @@ final class MCPClientTests: XCTestCase {
 
     func testDiscoverVerdicts() {
         typealias C = MCPClient
-        XCTAssertEqual(C.discoverVerdict(status: 200, message: ["result": ["supportedVersions": ["2026-07-28"]]]), .modern)
+        XCTAssertEqual(
+            C.discoverVerdict(status: 200, message: ["result": ["supportedVersions": ["2026-07-28"]]]), .modern)
         XCTAssertEqual(
             C.discoverVerdict(status: 200, message: ["result": ["supportedVersions": ["2025-11-25"]]]), .handshake,
             "a discover answer naming only handshake versions is a legacy advertisement")
-        XCTAssertEqual(C.discoverVerdict(status: 200, message: ["error": ["code": -32601, "message": "Method not found"]]), .handshake)
+        XCTAssertEqual(
+            C.discoverVerdict(status: 200, message: ["error": ["code": -32601, "message": "Method not found"]]),
+            .handshake)
         XCTAssertEqual(C.discoverVerdict(status: 400, message: nil), .handshake)
-        XCTAssertEqual(C.discoverVerdict(status: 404, message: ["error": ["code": -32600, "message": "x"]]), .handshake)
+        XCTAssertEqual(
+            C.discoverVerdict(status: 404, message: ["error": ["code": -32600, "message": "x"]]), .handshake)
         XCTAssertEqual(
             C.discoverVerdict(
-                status: 200, message: ["error": ["code": -32022, "message": "u", "data": ["supported": ["2025-06-18", "2099-01-01"]]]]),
+                status: 200,
+                message: [
+                    "error": ["code": -32022, "message": "u", "data": ["supported": ["2025-06-18", "2099-01-01"]]]
+                ]),
             .handshake, "-32022 naming a handshake version: initialize")
         guard
             case .incompatible(let reason) = C.discoverVerdict(
-                status: 200, message: ["error": ["code": -32022, "message": "u", "data": ["supported": ["2099-01-01"]]]])
+                status: 200,
+                message: ["error": ["code": -32022, "message": "u", "data": ["supported": ["2099-01-01"]]]])
         else { return XCTFail("a server speaking only unknown versions is incompatible") }
         XCTAssertTrue(reason.contains("2099-01-01"), reason)
     }
@@ -256,7 +273,8 @@ final class MCPClientTests: XCTestCase {
     func testInitializeRefusedIsUnavailable() throws {
         stub.override = { request in
             guard request.rpcMethod == "initialize" else { return nil }
-            return UpstreamStub.json(400, UpstreamStub.error(for: request, code: -32602, message: "Unsupported protocol"))
+            return UpstreamStub.json(
+                400, UpstreamStub.error(for: request, code: -32602, message: "Unsupported protocol"))
         }
         let client = try makeClient()
         let script = LoopScript(loop: loop)
@@ -313,15 +331,19 @@ final class MCPClientTests: XCTestCase {
         XCTAssertNil(response("<h1>oops</h1>"))
         XCTAssertNil(response(""))
         XCTAssertEqual(response(#"{"jsonrpc":"2.0","id":1,"result":{}}"#)?["result"], .object(JSONObject()))
-        XCTAssertEqual(response(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"m"}}"#)?["error"]?["code"], -32600)
         XCTAssertEqual(
-            response(#"[{"jsonrpc":"2.0","method":"n"},{"jsonrpc":"2.0","id":2,"result":{"x":1}}]"#)?["result"]?["x"], 1)
+            response(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"m"}}"#)?["error"]?["code"], -32600)
+        XCTAssertEqual(
+            response(#"[{"jsonrpc":"2.0","method":"n"},{"jsonrpc":"2.0","id":2,"result":{"x":1}}]"#)?["result"]?["x"], 1
+        )
     }
 
     func testSSEStreamStillOpenAfterTheResponseDoesNotDelayTheAnswer() throws {
         stub.override = { request in
             guard request.rpcMethod == "tools/call" else { return nil }
-            var answer = UpstreamStub.sse([UpstreamStub.result(for: request, ["content": [["type": "text", "text": "early"]]])])
+            var answer = UpstreamStub.sse([
+                UpstreamStub.result(for: request, ["content": [["type": "text", "text": "early"]]])
+            ])
             if case .stream(let status, let headers, var events) = answer {
                 events.append(DemoMCPStreamEvent(delayMilliseconds: 3000, bytes: Array(": keep-alive\r\n\r\n".utf8)))
                 answer = .stream(status: status, headers: headers, events: events)
@@ -358,7 +380,8 @@ final class MCPClientTests: XCTestCase {
         stub.override = { request in
             guard request.rpcMethod == "tools/call" else { return nil }
             return UpstreamStub.json(
-                200, UpstreamStub.error(for: request, code: -32602, message: "Unknown tool: nope", data: ["tool": "nope"]))
+                200,
+                UpstreamStub.error(for: request, code: -32602, message: "Unknown tool: nope", data: ["tool": "nope"]))
         }
         let client = try makeClient()
         let script = LoopScript(loop: loop)
@@ -373,7 +396,8 @@ final class MCPClientTests: XCTestCase {
     func testHTTPErrorWithoutAJSONRPCBodyIsUnavailable() throws {
         stub.override = { request in
             guard request.rpcMethod == "tools/call" else { return nil }
-            return .complete(status: 500, headers: HTTPHeaders([("Content-Type", "text/html")]), body: Array("<h1>oops</h1>".utf8))
+            return .complete(
+                status: 500, headers: HTTPHeaders([("Content-Type", "text/html")]), body: Array("<h1>oops</h1>".utf8))
         }
         let client = try makeClient()
         let script = LoopScript(loop: loop)
@@ -514,7 +538,8 @@ final class MCPClientTests: XCTestCase {
             script.then { next in
                 RESTDoor.handle(
                     body: Array(body.utf8), principal: principal, state: client.state, client: client, requestID: "r",
-                    log: { _ in }, respond: {
+                    log: { _ in },
+                    respond: {
                         answers.append($0)
                         next()
                     })
@@ -536,8 +561,12 @@ final class MCPClientTests: XCTestCase {
             guard request.rpcMethod == "tools/list" else { return nil }
             let tools = DemoMCPServer.toolDefinitions.arrayValue ?? []
             switch request.json?["params"]?["cursor"]?.stringValue {
-            case nil: return UpstreamStub.json(200, UpstreamStub.result(for: request, ["tools": [tools[0]], "nextCursor": "p2"]))
-            case "p2"?: return UpstreamStub.json(200, UpstreamStub.result(for: request, ["tools": [tools[1]], "nextCursor": "p3"]))
+            case nil:
+                return UpstreamStub.json(
+                    200, UpstreamStub.result(for: request, ["tools": [tools[0]], "nextCursor": "p2"]))
+            case "p2"?:
+                return UpstreamStub.json(
+                    200, UpstreamStub.result(for: request, ["tools": [tools[1]], "nextCursor": "p3"]))
             default: return UpstreamStub.sse([UpstreamStub.result(for: request, ["tools": [tools[2]]])])
             }
         }
@@ -603,7 +632,8 @@ final class MCPClientTests: XCTestCase {
         let result = MCPClient.fetchTools(state: state, endpointPath: "/mcp", timeoutMilliseconds: 5000)
         XCTAssertEqual(result.value?.compactMap { $0["name"]?.stringValue }, ["echo", "add", "slow"])
 
-        let down = try makeState(upstream: UpstreamURL(scheme: .http, host: "127.0.0.1", port: 1, authority: "127.0.0.1:1"))
+        let down = try makeState(
+            upstream: UpstreamURL(scheme: .http, host: "127.0.0.1", port: 1, authority: "127.0.0.1:1"))
         guard case .unavailable = MCPClient.fetchTools(state: down, endpointPath: "/mcp", timeoutMilliseconds: 2000)
         else { return XCTFail("port 1 answers MCP?") }
     }

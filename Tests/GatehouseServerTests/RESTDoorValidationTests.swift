@@ -6,12 +6,16 @@ import XCTest
 
 /// The seed's schema of `POST /execute` (§12): every failure it knows, with its exact 400 body.
 final class RESTDoorValidationTests: XCTestCase {
-    private func validate(_ body: String, pattern: MCPToolNameMatcher = .standard) -> Result<RESTDoor.Call, RESTDoor.ValidationFailure> {
+    private func validate(_ body: String, pattern: MCPToolNameMatcher = .standard) -> Result<
+        RESTDoor.Call, RESTDoor.ValidationFailure
+    > {
         RESTDoor.validate(body: Array(body.utf8), toolNamePattern: pattern, maxDepth: 64)
     }
 
     /// The failure's details, or a test failure when the body was accepted.
-    private func details(_ body: String, file: StaticString = #filePath, line: UInt = #line) -> RESTDoor.ValidationFailure? {
+    private func details(_ body: String, file: StaticString = #filePath, line: UInt = #line) -> RESTDoor
+        .ValidationFailure?
+    {
         switch validate(body) {
         case .success(let call):
             XCTFail("accepted: \(call)", file: file, line: line)
@@ -36,7 +40,8 @@ final class RESTDoorValidationTests: XCTestCase {
         var expectedBody = #"{"error":"Validation failed","details":{"#
         for (k, (field, messages)) in expected.enumerated() {
             if k > 0 { expectedBody += "," }
-            expectedBody += JSONWriter.quoted(field) + ":[" + messages.map(JSONWriter.quoted).joined(separator: ",") + "]"
+            expectedBody +=
+                JSONWriter.quoted(field) + ":[" + messages.map(JSONWriter.quoted).joined(separator: ",") + "]"
         }
         expectedBody += "}}"
         XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), expectedBody, file: file, line: line)
@@ -52,12 +57,15 @@ final class RESTDoorValidationTests: XCTestCase {
 
     func testTimeoutBoundsAreIncluded() {
         XCTAssertEqual(try validate(#"{"tool":"a-b_C9","parameters":{},"timeout":1}"#).get().timeoutSeconds, 1)
-        XCTAssertEqual(try validate(#"{"timeout":300,"parameters":{"x":[1,{"y":null}]},"tool":"t"}"#).get().timeoutSeconds, 300)
+        XCTAssertEqual(
+            try validate(#"{"timeout":300,"parameters":{"x":[1,{"y":null}]},"tool":"t"}"#).get().timeoutSeconds, 300)
     }
 
     func testParametersAreKeptAsSent() throws {
         let call = try validate(#"{"tool":"t","parameters":{"n":1.50,"s":"<b>","nested":{"a":[true]}}}"#).get()
-        XCTAssertEqual(String(decoding: JSONWriter.serialize(call.parameters), as: UTF8.self), #"{"n":1.50,"s":"<b>","nested":{"a":[true]}}"#)
+        XCTAssertEqual(
+            String(decoding: JSONWriter.serialize(call.parameters), as: UTF8.self),
+            #"{"n":1.50,"s":"<b>","nested":{"a":[true]}}"#)
     }
 
     // MARK: tool
@@ -78,7 +86,8 @@ final class RESTDoorValidationTests: XCTestCase {
     func testToolNameBreakingThePattern() {
         for name in ["bad name", "", "echo;rm", "../etc", "tool\\n", "ütf", "a.b"] {
             assertRefused(
-                #"{"tool":\#(JSONWriter.quoted(name)),"parameters":{}}"#, ["tool": ["String does not match expected pattern."]])
+                #"{"tool":\#(JSONWriter.quoted(name)),"parameters":{}}"#,
+                ["tool": ["String does not match expected pattern."]])
         }
     }
 
@@ -120,7 +129,8 @@ final class RESTDoorValidationTests: XCTestCase {
 
     func testTimeoutNotAnInteger() {
         for value in [#""30""#, "30.0", "3e1", "29.5", "true", "[30]", #"{"s":30}"#] {
-            assertRefused(#"{"tool":"echo","parameters":{},"timeout":\#(value)}"#, ["timeout": ["Not a valid integer."]])
+            assertRefused(
+                #"{"tool":"echo","parameters":{},"timeout":\#(value)}"#, ["timeout": ["Not a valid integer."]])
         }
         assertRefused(#"{"tool":"echo","parameters":{},"timeout":null}"#, ["timeout": [RESTDoor.Message.null]])
     }
