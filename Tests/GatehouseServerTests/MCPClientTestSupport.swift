@@ -121,12 +121,7 @@ final class LoopScript {
     /// A step that waits `milliseconds` on the loop.
     func pause(_ milliseconds: Int64) {
         then { [loop] next in
-            var timer: LoopTimer?
-            timer = LoopTimer {
-                timer = nil
-                next()
-            }
-            loop.arm(timer!, after: milliseconds)
+            loop.arm(LoopTimer { next() }, after: milliseconds)  // the wheel keeps an armed timer alive
         }
     }
 

@@ -362,9 +362,16 @@ final class MCPClientTests: XCTestCase {
                 next()
             }
         }
+        var openAfterDrain = -1
+        script.pause(MCPExchange.drainMilliseconds + 300)
+        script.then { next in
+            openAfterDrain = client.pool.openCount
+            next()
+        }
         run(script)
         XCTAssertEqual(text(result), "early")
         XCTAssertLessThan(elapsed, 2000, "answered when the response event arrived, not at the stream's end")
+        XCTAssertEqual(openAfterDrain, 0, "a stream that does not end after its response is closed")
     }
 
     func testToolErrorIsAResultWithIsError() throws {

@@ -7,6 +7,7 @@ import XCTest
 
 /// Stands in for the MCP client: records calls and answers them when told.
 final class ScriptedToolCaller: MCPToolCalling {
+    /// One call as the door made it.
     struct Call {
         var name: String
         var arguments: JSONValue
@@ -49,6 +50,7 @@ final class RESTDoorTests: XCTestCase {
         _ body: String, principal: Principal? = nil, state: GatewayState, client: ScriptedToolCaller,
         requestID: String = "req-1"
     ) -> (answer: RESTDoor.Answer?, events: [SecurityEvent], tool: String?, answers: () -> [RESTDoor.Answer]) {
+        /// What the door handed back, collected by the closures.
         final class Box {
             var answers: [RESTDoor.Answer] = []
             var events: [SecurityEvent] = []
