@@ -58,3 +58,10 @@ demo: release
 
 clean:
 	rm -rf .build .build-* .venv-e2e .venv-e2e-v1 .venv-e2e-sslyze
+
+# Not in make test: Gatehouse vs HAProxy 2.6 vs nginx 1.22 on the same MCP job, on loopback (bench/README.md).
+# Installs wrk/haproxy/nginx and matplotlib (bench/.venv) when missing, rebuilds .build/release/gatehouse when
+# stale; a few minutes by default (BENCH_QUICK=1), BENCH_SECONDS=N per run to lengthen. Results: bench/results/.
+.PHONY: bench
+bench:
+	bench/bench.sh
