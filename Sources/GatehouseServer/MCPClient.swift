@@ -151,14 +151,17 @@ public final class MCPClient: MCPToolCalling {
             deadline: monotonicMilliseconds() + timeoutMilliseconds, headers: headers, completion: completion)
     }
 
-    /// Every tool of the upstream, following `nextCursor` page after page, within one timeout.
+    /// Every tool of the upstream, following `nextCursor` page after page, within one timeout (by
+    /// default the connect timeout plus twice the response timeout).
     public func listTools(
-        timeoutMilliseconds: Int64, headers: [(String, String)] = [],
+        timeoutMilliseconds: Int64? = nil, headers: [(String, String)] = [],
         completion: @escaping (MCPClientResult<[JSONValue]>) -> Void
     ) {
+        let timeout =
+            timeoutMilliseconds ?? state.connectTimeoutMilliseconds + 2 * state.responseTimeoutMilliseconds
         listPage(
-            cursor: nil, collected: [], page: 1, deadline: monotonicMilliseconds() + timeoutMilliseconds,
-            headers: headers, completion: completion)
+            cursor: nil, collected: [], page: 1, deadline: monotonicMilliseconds() + timeout, headers: headers,
+            completion: completion)
     }
 
     private func listPage(
