@@ -279,6 +279,44 @@ final class RedisRateLimiterTests: XCTestCase {
         XCTAssertEqual(try server.command(["EXISTS", "gatehouse:rl:db2"], password: "pw", database: 0), .integer(0))
     }
 
+    // MARK: Throughput
+
+    /// Takes per second through one loop's connection, as a gateway loop issues them: a window of takes
+    /// in flight (pipelined), each new take started by a finished one. Prints figures; runs only with
+    /// GATEHOUSE_BENCH=1 (use `swift test -c release`).
+    func testThroughput() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["GATEHOUSE_BENCH"] == "1", "set GATEHOUSE_BENCH=1")
+        let server = try RedisTestServer.start(self)
+        let h = try harness()
+        let l = try limiter(h, server.url, timeout: 1000)
+        let limit = RateLimit(capacity: 1_000_000_000, refillPerSecond: 1)
+        _ = take(h, l, key: "warm", limit: limit)
+        for window in [1, 16, 128] {
+            let done = RedisResults<Int>()
+            let failures = RedisResults<String>()
+            let total = window == 1 ? 5_000 : 50_000
+            let started = Date()
+            h.sync {
+                var issued = 0
+                var finished = 0
+                func issue() {
+                    issued += 1
+                    l.value.take(key: "bench-\(issued % 1000)", limit: limit) { result in
+                        if case .failed(let reason) = result { failures.append(reason) }
+                        finished += 1
+                        if issued < total { issue() }
+                        if finished == total { done.append(finished) }
+                    }
+                }
+                for _ in 0..<window { issue() }
+            }
+            _ = done.wait(for: 1, seconds: 120)
+            let seconds = Date().timeIntervalSince(started)
+            XCTAssertEqual(failures.snapshot(), [])
+            print("redis take, \(window) in flight: \(Int(Double(total) / seconds)) /s")
+        }
+    }
+
     // MARK: Without Redis
 
     /// The decision from Redis's token count rounds exactly like `TokenBucket`'s, over many states.
