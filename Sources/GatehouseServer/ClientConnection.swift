@@ -55,6 +55,10 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var isDiscardingBody = false
         /// An MCP POST: the body is read whole (bounded by max_body_bytes) before forwarding.
         var isCollectingBody = false
+        /// A call through the REST door (§12): answered by the gateway's own MCP client.
+        var isRESTCall = false
+        /// Tells exchanges of one connection apart (an answer that arrives late must find its own).
+        var serial = 0
         var body: [UInt8] = []
         var upstream: UpstreamConnection?
         var isUpstreamRequestChunked = false
@@ -302,8 +306,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         respond(Rejection.standard(status: error.status))
     }
 
+    private var exchangeCount = 0
+
     private func startExchangeRecord(head: HTTPRequestHead?) {
+        exchangeCount += 1
         ex = Exchange()
+        ex.serial = exchangeCount
         ex.isActive = true
         ex.head = head
         ex.requestID = RequestID.resolve(clientValue: head?.headers.first(name: "X-Request-Id"))
@@ -504,6 +512,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     /// 7. MCP messages are read whole and inspected before they go on (§6); GET streams and DELETE carry
     /// no message but a session id that must be the caller's.
     private func mcpInspectionPhase(_ head: HTTPRequestHead) -> PhaseOutcome {
+        if head.method == "POST", let restPath = state.restPath, head.path == restPath {
+            ex.isRESTCall = true
+            ex.isCollectingBody = true
+            sendContinueIfExpected()
+            return .answered  // the door runs when the body is complete (requestEnded)
+        }
         guard state.mcpPaths.contains(String(head.path)) else { return .next }
         if head.method == "POST" {
             ex.isCollectingBody = true
@@ -590,12 +604,30 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             ex.isCollectingBody = false
             let body = ex.body
             ex.body = []
-            inspectAndForward(body)
+            if ex.isRESTCall { executeREST(body) } else { inspectAndForward(body) }
         } else if let up = ex.upstream, ex.isUpstreamRequestChunked {
             HTTPSerializer.writeLastChunk(into: &up.output)
             up.flush()
         }
         checkExchangeComplete()
+    }
+
+    /// Step 7 for the REST door: validation, authorization, sanitization and the call through the loop's MCP
+    /// client (§12), answered when the upstream answers or the request's timeout passes.
+    private func executeREST(_ body: [UInt8]) {
+        ex.rpcMethod = "tools/call"
+        let serial = ex.serial
+        let client = context.mcpClient
+        client.use(state)
+        RESTDoor.handle(
+            body: body, principal: ex.principal, state: state, client: client, requestID: ex.requestID,
+            ipAddress: ex.clientIP, userAgent: ex.head?.headers.first(name: "User-Agent"),
+            log: { [logs = context.logs] in logs.write($0) }
+        ) { [weak self] answer in
+            guard let self, !self.isClosed, self.ex.isActive, self.ex.serial == serial else { return }
+            self.ex.tool = answer.tool
+            self.respondLocal(status: answer.status, headers: answer.headers, body: answer.body)
+        }
     }
 
     /// Step 7 for an MCP POST: inspection (§6.1–6.7), per-tool rate limits, then forwarding with the

@@ -56,6 +56,8 @@ public final class GatewayState: Sendable {
     /// Validation, sanitization, authorization, session binding and tool pins of MCP messages (§6).
     /// Its session bindings and pins outlive reloads.
     public let mcp: MCPInspector
+    /// The REST door's path when `rest.enabled` (§12).
+    public let restPath: String?
     /// How long a tools/call may wait for its whole answer (mcp.call_timeout), and per tool.
     public let callTimeoutMilliseconds: Int64
     public let toolTimeoutMilliseconds: [String: Int64]
@@ -223,6 +225,7 @@ public final class GatewayState: Sendable {
         mcp = MCPInspector(
             settings: settings, sessions: previous?.mcp.sessions ?? SessionBindings(), pins: pins ?? ToolPins())
         callTimeoutMilliseconds = Self.milliseconds(m.callTimeout)
+        restPath = config.rest.enabled ? config.rest.path : nil
         toolTimeoutMilliseconds = m.toolTimeouts.mapValues { Self.milliseconds($0) }
         let headers = config.headers.map { ($0.name, $0.value) }
         securityHeaders = config.tls.isEnabled

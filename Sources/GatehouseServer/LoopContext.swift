@@ -62,6 +62,9 @@ final class LoopContext {
     private var redis: RedisRateLimiting?
     private weak var redisOwner: GatewayState?
 
+    /// The loop's MCP client (the REST door), made on first use; it shares the loop's upstream pool.
+    lazy var mcpClient = MCPClient(loop: loop, pool: pool, state: state, endpointPath: MCPClient.endpointPath(for: state))
+
     /// Called when draining and the last connection closed.
     var onDrained: (() -> Void)?
 
