@@ -7,8 +7,10 @@ the Kubernetes probes reach the admin listener, the Service exposes only the gat
 ConfigMap or Secret a pod refers to exists with the keys it reads.
 
     python check_files.py REPO_ROOT SECRETS_DIR
-SECRETS_DIR holds what docker/example-secrets.sh made (the files compose.yaml mounts).
-Prints one line per check; exits 1 on the first failure.
+    python check_files.py --build-inputs REPO_ROOT
+SECRETS_DIR holds what docker/example-secrets.sh made (the files compose.yaml mounts). Exits 1 on
+the first failure. --build-inputs prints the paths the Dockerfile's build stage copies from the
+context, one per line (run.sh builds from exactly those).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-ROOT = os.path.abspath(sys.argv[1])
-SECRETS = os.path.abspath(sys.argv[2])
+BUILD_INPUTS = sys.argv[1] == "--build-inputs"
+ROOT = os.path.abspath(sys.argv[2] if BUILD_INPUTS else sys.argv[1])
+SECRETS = "" if BUILD_INPUTS else os.path.abspath(sys.argv[2])
 DOCKER = os.path.join(ROOT, "docker")
 CHECKS = 0
 
@@ -430,7 +433,18 @@ def check_kubernetes(image: dict) -> dict:
     return {"config": files[config_path], "files": files, "env": gateway.get("env", []), "secrets": secrets}
 
 
+def build_inputs() -> list[str]:
+    """The context paths the build stage copies (COPY without --from), in order."""
+    _, structure = instructions(os.path.join(DOCKER, "Dockerfile"))
+    build = stages(structure)[0]
+    return [source for item in build if item["instruction"] in ("COPY", "ADD")
+            for stage, sources, _ in [copy_sources(item)] if stage is None for source in sources]
+
+
 def main() -> int:
+    if BUILD_INPUTS:
+        print("\n".join(build_inputs()))
+        return 0
     image = check_dockerfile()
     check_compose(image)
     check_kubernetes(image)

@@ -2,8 +2,9 @@
 # make container-check: proves the parts of the docker/ image without a Docker engine.
 #
 #   1. builds exactly what the Dockerfile's build stage runs (docker/build-static.sh: a release build
-#      with --static-swift-stdlib, stripped) into .build-static/image/gatehouse; skipped when that
-#      binary is newer than Package.swift, Sources/ and the build script;
+#      with --static-swift-stdlib, stripped) from a copy of exactly what that stage copies
+#      (.build-static/context) into .build-static/image/gatehouse; skipped when that binary is newer
+#      than every one of those paths;
 #   2. checks it: under 30 MB stripped, no Foundation, and its shared libraries are only glibc,
 #      libstdc++/libgcc (all in debian:bookworm-slim) and OpenSSL 3 (libssl3);
 #   3. parses docker/Dockerfile, compose.yaml and kubernetes/*.yaml (check_files.py), and proves each
@@ -21,6 +22,7 @@ cd "$ROOT"
 PYTHON=${PYTHON:-python3}
 SCRATCH=.build-static
 OUT=$SCRATCH/image
+CONTEXT=$SCRATCH/context
 VENV=.venv-container
 MAX_BYTES=30000000
 started=$(date +%s)
@@ -45,12 +47,23 @@ if [ -n "${CONTAINER_CHECK_BINARY:-}" ]; then
     say "testing $BINARY (CONTAINER_CHECK_BINARY; no build)"
 else
     BINARY=$OUT/gatehouse
-    if [ -x "$BINARY" ] && [ -z "$(find Package.swift Sources docker/build-static.sh -newer "$BINARY" -print -quit)" ]; then
-        say "static build: reused $BINARY (no source is newer; it took $(cat "$OUT/build-seconds" 2>/dev/null || echo '?')s)"
+    # What the Dockerfile's build stage copies from the context (Package.swift, Sources, Tests, the script).
+    mapfile -t inputs < <("$PY" "$HERE/check_files.py" --build-inputs "$ROOT")
+    [ ${#inputs[@]} -gt 0 ] || die "the Dockerfile's build stage copies nothing"
+    if [ -x "$BINARY" ] && [ -z "$(find "${inputs[@]}" -newer "$BINARY" -print -quit)" ]; then
+        say "static build: reused $BINARY (no input is newer; it took $(cat "$OUT/build-seconds" 2>/dev/null || echo '?')s)"
     else
-        say "static build: GATEHOUSE_SCRATCH_PATH=$SCRATCH docker/build-static.sh $OUT"
+        # A copy of only those paths, mtimes kept so the scratch folder's incremental build still works:
+        # a source the Dockerfile forgets to copy fails here as it would in docker build.
+        rm -rf "$CONTEXT"
+        mkdir -p "$CONTEXT"
+        for input in "${inputs[@]}"; do
+            mkdir -p "$CONTEXT/$(dirname "$input")"
+            cp -a "$input" "$CONTEXT/$input"
+        done
+        say "static build: (cd $CONTEXT && GATEHOUSE_SCRATCH_PATH=$ROOT/$SCRATCH/scratch docker/build-static.sh $ROOT/$OUT)"
         build_start=$(date +%s)
-        GATEHOUSE_SCRATCH_PATH=$SCRATCH docker/build-static.sh "$OUT"
+        (cd "$CONTEXT" && GATEHOUSE_SCRATCH_PATH="$ROOT/$SCRATCH/scratch" docker/build-static.sh "$ROOT/$OUT")
         echo $(($(date +%s) - build_start)) > "$OUT/build-seconds"
         say "static build: $(cat "$OUT/build-seconds")s"
     fi
@@ -63,12 +76,14 @@ say "binary: $size bytes stripped ($(awk "BEGIN { printf \"%.1f\", $size / 10000
 if readelf -S "$BINARY" | grep -q '\.symtab'; then
     die "$BINARY is not stripped"
 fi
-unstripped=$SCRATCH/release/gatehouse
+unstripped=$SCRATCH/scratch/release/gatehouse
 if [ -z "${CONTAINER_CHECK_BINARY:-}" ] && [ -f "$unstripped" ]; then
     # Swift mangles a module name with its length: $s10Foundation..., $s20FoundationEssentials...
     foundation=$(nm "$unstripped" | grep -c -E '\$s(10Foundation|20FoundationEssentials|26FoundationInternationalization)' || true)
     [ "$foundation" -eq 0 ] || die "the binary links Foundation ($foundation symbols)"
     say "no Foundation symbols in the unstripped build"
+else
+    say "Foundation symbol check skipped: no unstripped build at $unstripped"
 fi
 libraries=$(ldd "$BINARY" | awk '{ print $1 }' | xargs -n1 basename | sort)
 for lib in $libraries; do
