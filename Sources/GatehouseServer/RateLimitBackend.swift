@@ -15,10 +15,42 @@ protocol RateLimitBackend: AnyObject {
 
 typealias RedisRateLimiting = RateLimitBackend
 
-/// Builds the per-loop Redis limiters for `[rate_limit]` with `backend = "redis"`.
+/// Builds the per-loop Redis limiters for `[rate_limit]` with `backend = "redis"`: the address is resolved
+/// (and a TLS context made for rediss://) once, at configuration load; each loop then gets its own
+/// connection and limiter, made on that loop's first rate-limited request.
 enum RedisBackend {
     static func factory(for settings: GatewayConfig.RateLimitSettings) throws -> @Sendable (EventLoop) -> RateLimitBackend {
-        throw GatewayStartError(
-            message: "rate_limit.backend: \"redis\" is not wired into this build yet; use \"local\"", isConfiguration: true)
+        guard let url = settings.redisURL else {
+            throw GatewayStartError(message: "rate_limit.redis_url: required with backend = \"redis\"", isConfiguration: true)
+        }
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.resolve(host: url.host, port: url.port)
+        } catch {
+            throw GatewayStartError(message: "rate_limit.redis_url: cannot resolve \(url.host): \(error)", isConfiguration: true)
+        }
+        var tls: TLSContext?
+        if url.usesTLS {
+            do {
+                tls = try TLSContext(clientCAFile: nil, verifyPeer: true)
+            } catch {
+                throw GatewayStartError(message: "rate_limit.redis_url: TLS: \(error.message)", isConfiguration: true)
+            }
+        }
+        let context = LoopBound(value: tls)
+        return { loop in
+            RedisRateLimiter(connection: RedisConnection(loop: loop, url: url, address: address, tlsContext: context.value))
+        }
+    }
+}
+
+extension RedisRateLimiter: RateLimitBackend {
+    func take(key: String, limit: RateLimit, completion: @escaping (RateLimitBackendResult) -> Void) {
+        take(key: key, limit: limit) { (result: RedisTakeResult) in
+            switch result {
+            case .decided(let decision): completion(.decided(decision))
+            case .failed(let reason): completion(.failed(reason: reason))
+            }
+        }
     }
 }
