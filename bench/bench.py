@@ -445,30 +445,55 @@ class Bench:
 
     # -- one measurement --
 
-    def wrk(self, name: str, connections: int, seconds: float, close: bool = False, delay_ms: int = 0,
-            record: bool = True) -> dict:
+    def upstream_requests(self) -> int:
+        """Requests the upstream nginx has served so far (its stub_status counter, all workers)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=5)
+        try:
+            conn.request("GET", "/bench-status")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        return int(text.splitlines()[2].split()[2])
+
+    def wrk(self, name: str, connections: int, seconds: float, close: bool = False, delay_ms: int = 0) -> dict:
+        """One wrk run of `warm + seconds`. The rate and the CPU per request come from the steady window
+        after the warm-up second (connections opened, TLS handshakes done): requests counted by the
+        upstream, CPU from /proc, both sampled at the window's edges. Latency percentiles are wrk's over
+        the whole run."""
         _, _, _, service = self.target(name)
         env = dict(os.environ, BENCH_BODY=str(self.body_file), BENCH_TOKEN=self.token,
                    BENCH_CLOSE="1" if close else "0", BENCH_DELAY_MS=str(delay_ms))
-        argv = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+        warm = 1
+        whole = warm + max(1, round(seconds))
+        argv = ["wrk", "-t2", f"-c{connections}", f"-d{whole}s", "--timeout", "10s",
                 "-s", str(BENCH / "wrk" / "mcp.lua"), self.url(name)]
         service.reset_hwm()
-        cpu_before = service.cpu_seconds()
-        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 90)
-        cpu = service.cpu_seconds() - cpu_before
-        line = next((l for l in out.stdout.splitlines() if l.startswith("BENCHJSON ")), None)
+        started = time.monotonic()
+        wrk = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(warm)
+            t0, cpu0, n0 = time.monotonic(), service.cpu_seconds(), self.upstream_requests()
+            time.sleep(max(0.5, started + whole - 0.25 - time.monotonic()))
+            t1, cpu1, n1 = time.monotonic(), service.cpu_seconds(), self.upstream_requests()
+            stdout, stderr = wrk.communicate(timeout=whole + 90)
+        finally:
+            if wrk.poll() is None:
+                wrk.kill()
+                wrk.wait()
+        line = next((l for l in stdout.splitlines() if l.startswith("BENCHJSON ")), None)
         if line is None:
-            raise SystemExit(f"bench: wrk against {name} printed no result:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+            raise SystemExit(f"bench: wrk against {name} printed no result:\n{stdout[-2000:]}\n{stderr[-2000:]}")
         w = json.loads(line[len("BENCHJSON "):])
-        requests = max(w["requests"], 1)
+        served = max(n1 - n0 - 1, 1)          # less the second status request itself
+        cpu = cpu1 - cpu0
         errors = w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
         return {
-            "rate": w["requests"] / (w["duration_us"] / 1e6),
+            "rate": served / (t1 - t0), "window_seconds": round(t1 - t0, 3), "window_requests": served,
+            "wrk_rate": w["requests"] / (w["duration_us"] / 1e6), "wrk_requests": w["requests"],
             "p50_us": w["p50_us"], "p99_us": w["p99_us"], "p90_us": w["p90_us"], "mean_us": w["mean_us"],
-            "max_us": w["max_us"], "requests": w["requests"], "seconds": w["duration_us"] / 1e6,
-            "cpu_seconds": round(cpu, 3), "cpu_us_per_op": cpu * 1e6 / requests,
+            "max_us": w["max_us"], "cpu_seconds": round(cpu, 3), "cpu_us_per_op": cpu * 1e6 / served,
             "peak_rss_mib": service.hwm_kib() / 1024, "socket_errors": errors, "non_2xx": w["status_errors"],
-            "valid": w["status_errors"] == 0 and errors <= 0.01 * requests,
+            "valid": w["status_errors"] == 0 and errors <= 0.01 * max(w["requests"], 1),
         }
 
     def sse(self, name: str, seconds: float) -> dict:
@@ -685,7 +710,9 @@ def markdown(summary: dict, meta: dict) -> str:
     lines = [f"Gatehouse vs HAProxy {meta['versions']['haproxy']} vs nginx {meta['versions']['nginx']} — "
              f"{meta['date']}, {meta['machine']['cpu']} ({meta['machine']['cores']} cores, shared by wrk, "
              f"the proxies, the upstream and the clients; nothing pinned), median of "
-             f"{meta['settings']['rounds']} alternating rounds of {meta['settings']['seconds_per_run']:g} s.", "",
+             f"{meta['settings']['rounds']} alternating rounds of {meta['settings']['seconds_per_run']:g} s"
+             + (f" (load average {meta['load_average_before'][0]:.1f} before the run)" if meta.get("load_average_before")
+                else "") + ".", "",
              "| scenario | target | rate | p50 | p99 | CPU per op | peak RSS | vs HAProxy |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     notes: list[str] = []
@@ -859,6 +886,9 @@ def main() -> int:
             "machine": machine, "versions": versions, "settings": settings.as_json(), "nofile": nofile,
             "request": {"body_bytes": len(BODY), "answer_bytes": len(ANSWER), "tls": "TLSv1.3, ECDSA P-256 "
                         "self-signed certificate shared by all", "path": "POST /mcp"}}
+    meta["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    log(f"bench: load average {meta['load_average_before'][0]:.2f} before the run (other work on this machine "
+        f"skews every figure)")
     log(f"bench: {machine['cpu']}, {machine['cores']} cores shared by everything (nothing pinned); "
         f"{settings.seconds:g} s per run, {settings.rounds} rounds; RLIMIT_NOFILE {nofile}")
     log(f"bench: HAProxy {versions['haproxy']}, nginx {versions['nginx']}, wrk {versions['wrk']}, "
@@ -883,6 +913,7 @@ def main() -> int:
             except OSError:
                 pass
     meta["elapsed_seconds"] = round(time.monotonic() - started)
+    meta["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     meta["notes"] = bench.notes
     summary = summarize(bench.results)
     document = {**meta, "summary": summary, "goals": goals(summary), "rounds": bench.results}
