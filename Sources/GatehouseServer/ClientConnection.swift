@@ -89,13 +89,11 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private var closeWhenFlushed = false
     private var isDraining = false
     private var isProcessingInput = false
-    /// The TLS session when the listener terminates TLS; nil on plain HTTP.
-    private var tls: TLSConnection?
+    /// The socket, in clear or through the TLS session when the listener terminates TLS.
+    private var transport: StreamTransport
     private var isHandshaking = false
     /// The principal of a client certificate that verified against tls.client_ca.
     private var peerCertificatePrincipal: String?
-    /// A TLS read that needs the socket writable first (or a write that needs it readable).
-    private var tlsReadWantsWrite = false
     private var headerTimer: LoopTimer!
     private var idleTimer: LoopTimer!
     private var responseTimer: LoopTimer!
@@ -109,6 +107,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         self.peer = peer
         self.peerHost = peer.host
         self.parser = HTTPRequestParser(limits: context.state.limits)
+        self.transport = StreamTransport(fd: fd)
         weak var weakSelf: ClientConnection?
         headerTimer = LoopTimer { weakSelf?.headerTimedOut() }
         idleTimer = LoopTimer { weakSelf?.idleTimedOut() }
@@ -118,7 +117,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         context.connectionOpened(self)
         if let tlsContext = context.state.tlsContext {
             do {
-                tls = try TLSConnection(context: tlsContext, fd: fd)
+                transport = StreamTransport(fd: fd, tls: try TLSConnection(context: tlsContext, fd: fd))
                 isHandshaking = true
                 // The handshake shares the head deadline: a client that stalls in it is a slow client too.
                 context.loop.arm(headerTimer, after: context.state.tlsHandshakeTimeoutMilliseconds)
@@ -133,7 +132,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     // MARK: Transport (plain or TLS)
 
     private func continueHandshake() {
-        guard let tls else { return }
+        guard let tls = transport.tls else { return }
         do {
             switch try tls.handshake() {
             case .done:
@@ -166,52 +165,14 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         close()
     }
 
-    /// Reads into `p`: bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
-    private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
-        guard let tls else {
-            return Socket.receive(fd, p)
-        }
-        do {
-            switch try tls.read(into: p) {
-            case .bytes(let n): return n
-            case .wantRead: return -Int(EAGAIN)
-            case .wantWrite:
-                tlsReadWantsWrite = true
-                updateInterest()
-                return -Int(EAGAIN)
-            case .closed: return 0
-            }
-        } catch {
-            return -Int(error.isPeerGone ? ECONNRESET : EIO)
-        }
-    }
-
-    /// Writes from `p`: bytes written, or minus an errno (EAGAIN: wait for writability).
-    private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
-        guard let tls else {
-            return Socket.send(fd, p)
-        }
-        do {
-            switch try tls.write(p) {
-            case .bytes(let n): return n
-            case .wantRead, .wantWrite: return -Int(EAGAIN)
-            case .closed: return -Int(EPIPE)
-            }
-        } catch {
-            return -Int(error.isPeerGone ? EPIPE : EIO)
-        }
-    }
-
-    // MARK: Events
-
     func handleEvent(_ events: UInt32) {
         if isHandshaking {
             continueHandshake()
             return
         }
         if events & EventBits.writable != 0 {
-            if tlsReadWantsWrite {
-                tlsReadWantsWrite = false
+            if transport.readWantsWrite {
+                transport.readWantsWrite = false
                 updateInterest()
                 readFromSocket()
             }
@@ -229,11 +190,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         let inputCap = 4 * ClientConnection.readChunk + state.limits.maxHeaderBytes
         while isReading && input.readableBytes < inputCap {
             let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: ClientConnection.readChunk) { p -> Int in
-                transportRead(p)
+                transport.read(p)
             }
+            if transport.readWantsWrite { updateInterest() }
             if r > 0 {
                 // A short plain read drained the socket; TLS hands out one record at a time, so read on.
-                if r < ClientConnection.readChunk && tls == nil { break }
+                if r < ClientConnection.readChunk && !transport.isTLS { break }
                 continue
             }
             if r == 0 { eof = true; break }
@@ -1048,7 +1010,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private func flushOutput() {
         guard !isClosed else { return }
         while !output.isEmpty {
-            let r = output.withUnsafeReadableBytes { p -> Int in transportWrite(p) }
+            let r = output.withUnsafeReadableBytes { p -> Int in transport.write(p) }
             if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
             let e = Int32(-r)
             if e == EINTR { continue }
@@ -1082,7 +1044,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
 
     private func updateInterest() {
         guard !isClosed, !isHandshaking else { return }
-        loop.setInterest(fd, readable: isReading, writable: wantsWrite || tlsReadWantsWrite)
+        loop.setInterest(fd, readable: isReading, writable: wantsWrite || transport.readWantsWrite)
     }
 
     /// The client closed or reset: whatever was in flight for it is abandoned, the upstream connection too.
@@ -1143,8 +1105,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             ex.upstream = nil
             context.pool.discard(up)
         }
-        if !isHandshaking { tls?.shutdown() }
-        tls = nil
+        if isHandshaking { transport.dropTLS() } else { transport.shutdown() }
         loop.deregister(fd)
         closeDescriptor(fd)
         context.counters.activeConnections.subtract(1, ordering: .relaxed)

@@ -24,9 +24,9 @@ final class RedisTransport: EventHandler {
     var input = ByteBuffer(capacity: 4 * 1024)
     var output = ByteBuffer(capacity: 4 * 1024)
     weak var delegate: RedisTransportDelegate?
-    private var tls: TLSConnection?
+    /// The socket, in clear or through TLS (rediss://).
+    private var transport: StreamTransport
     private var wantsWrite = false
-    private var tlsWantsWrite = false
     /// Bytes read per readiness event before yielding to other handlers of the loop.
     private static let readBudget = 256 * 1024
 
@@ -36,14 +36,16 @@ final class RedisTransport: EventHandler {
         self.loop = loop
         let (fd, _) = try Socket.connect(to: address)
         self.fd = fd
+        var session: TLSConnection?
         if let tlsContext {
             do {
-                tls = try TLSConnection(context: tlsContext, fd: fd, serverName: serverName)
+                session = try TLSConnection(context: tlsContext, fd: fd, serverName: serverName)
             } catch {
                 closeDescriptor(fd)
                 throw SystemError("TLS to Redis: \(error.message)", errno: EPROTO)
             }
         }
+        transport = StreamTransport(fd: fd, tls: session)
         // Even a connect that finished at once reports through writability: one path for both.
         loop.register(fd, readable: false, writable: true, handler: self)
     }
@@ -53,8 +55,8 @@ final class RedisTransport: EventHandler {
         case .closed: return
         case .connecting: continueConnecting(events)
         case .open:
-            if tlsWantsWrite && events & EventBits.writable != 0 {
-                tlsWantsWrite = false
+            if transport.readWantsWrite && events & EventBits.writable != 0 {
+                transport.readWantsWrite = false
                 updateInterest()
                 readAvailable()
                 guard state == .open else { return }
@@ -76,7 +78,7 @@ final class RedisTransport: EventHandler {
             fail(SystemError("connect", errno: error).description)
             return
         }
-        if let tls {
+        if let tls = transport.tls {
             do {
                 switch try tls.handshake() {
                 case .wantRead:
@@ -97,56 +99,20 @@ final class RedisTransport: EventHandler {
         delegate?.transportConnected(self)
     }
 
-    /// Bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
-    private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
-        guard let tls else {
-            let n = Glibc.read(fd, p.baseAddress, p.count)
-            return n < 0 ? -Int(Glibc.errno) : n
-        }
-        do {
-            switch try tls.read(into: p) {
-            case .bytes(let n): return n
-            case .wantRead: return -Int(EAGAIN)
-            case .wantWrite:
-                tlsWantsWrite = true
-                updateInterest()
-                return -Int(EAGAIN)
-            case .closed: return 0
-            }
-        } catch {
-            return -Int(error.isPeerGone ? ECONNRESET : EIO)
-        }
-    }
-
-    private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
-        guard let tls else {
-            let n = Glibc.send(fd, p.baseAddress, p.count, Int32(MSG_NOSIGNAL))
-            return n < 0 ? -Int(Glibc.errno) : n
-        }
-        do {
-            switch try tls.write(p) {
-            case .bytes(let n): return n
-            case .wantRead, .wantWrite: return -Int(EAGAIN)
-            case .closed: return -Int(EPIPE)
-            }
-        } catch {
-            return -Int(error.isPeerGone ? EPIPE : EIO)
-        }
-    }
-
     private func readAvailable() {
         var gotBytes = false
         var total = 0
         // Past the budget, only what OpenSSL already decrypted is taken (epoll would not report it again).
-        while total < Self.readBudget || tls?.hasBufferedPlaintext == true {
+        while total < Self.readBudget || transport.tls?.hasBufferedPlaintext == true {
             let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
-                transportRead(p)
+                transport.read(p)
             }
+            if transport.readWantsWrite { updateInterest() }
             if r > 0 {
                 gotBytes = true
                 total += r
                 // A short plain read emptied the socket; TLS may hold more decrypted bytes than epoll sees.
-                if r < 16 * 1024 && tls == nil { break }
+                if r < 16 * 1024 && !transport.isTLS { break }
                 continue
             }
             if r == 0 {
@@ -170,7 +136,7 @@ final class RedisTransport: EventHandler {
     func flush() {
         guard state == .open else { return }
         while !output.isEmpty {
-            let r = output.withUnsafeReadableBytes { p -> Int in transportWrite(p) }
+            let r = output.withUnsafeReadableBytes { p -> Int in transport.write(p) }
             if r > 0 {
                 output.moveReaderIndex(forwardBy: r)
                 continue
@@ -190,7 +156,7 @@ final class RedisTransport: EventHandler {
 
     private func updateInterest() {
         guard state == .open else { return }
-        loop.setInterest(fd, readable: true, writable: wantsWrite || tlsWantsWrite)
+        loop.setInterest(fd, readable: true, writable: wantsWrite || transport.readWantsWrite)
     }
 
     private func fail(_ reason: String) {
@@ -203,8 +169,7 @@ final class RedisTransport: EventHandler {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        tls?.shutdown()
-        tls = nil
+        transport.shutdown()
         delegate = nil
         loop.deregister(fd)
         closeDescriptor(fd)

@@ -32,14 +32,14 @@ final class UpstreamConnection: EventHandler {
     var isReading = true
     private var wantsWrite = false
     let connectTimer: LoopTimer
-    /// TLS to an https upstream; the handshake runs after the TCP connect, before any request byte.
-    private var tls: TLSConnection?
-    private var tlsWantsWrite = false
+    /// The socket, through TLS for an https upstream (its handshake runs after the TCP connect, before any
+    /// request byte).
+    private var transport: StreamTransport
 
     init(loop: EventLoop, fd: Int32, connecting: Bool, limits: HTTPLimits, tls: TLSConnection?) {
         self.loop = loop
         self.fd = fd
-        self.tls = tls
+        self.transport = StreamTransport(fd: fd, tls: tls)
         self.state = connecting || tls != nil ? .connecting : .connected
         self.parser = HTTPResponseParser(limits: limits)
         weak var weakSelf: UpstreamConnection?
@@ -57,7 +57,7 @@ final class UpstreamConnection: EventHandler {
                 failConnect(SystemError("connect", errno: err))
                 return
             }
-            if let tls {
+            if let tls = transport.tls {
                 do {
                     switch try tls.handshake() {
                     case .wantRead:
@@ -80,8 +80,8 @@ final class UpstreamConnection: EventHandler {
             if state == .connected && !output.isEmpty { flush() }
             return
         }
-        if tlsWantsWrite && events & EventBits.writable != 0 {
-            tlsWantsWrite = false
+        if transport.readWantsWrite && events & EventBits.writable != 0 {
+            transport.readWantsWrite = false
             updateInterest()
             readAvailable()
         }
@@ -104,41 +104,6 @@ final class UpstreamConnection: EventHandler {
         d?.upstreamFailed(self, error: error, beforeResponse: true)
     }
 
-    /// Bytes read (> 0), 0 at end of stream, or minus an errno (EAGAIN: wait).
-    private func transportRead(_ p: UnsafeMutableRawBufferPointer) -> Int {
-        guard let tls else {
-            return Socket.receive(fd, p)
-        }
-        do {
-            switch try tls.read(into: p) {
-            case .bytes(let n): return n
-            case .wantRead: return -Int(EAGAIN)
-            case .wantWrite:
-                tlsWantsWrite = true
-                updateInterest()
-                return -Int(EAGAIN)
-            case .closed: return 0
-            }
-        } catch {
-            return -Int(error.isPeerGone ? ECONNRESET : EIO)
-        }
-    }
-
-    private func transportWrite(_ p: UnsafeRawBufferPointer) -> Int {
-        guard let tls else {
-            return Socket.send(fd, p)
-        }
-        do {
-            switch try tls.write(p) {
-            case .bytes(let n): return n
-            case .wantRead, .wantWrite: return -Int(EAGAIN)
-            case .closed: return -Int(EPIPE)
-            }
-        } catch {
-            return -Int(error.isPeerGone ? EPIPE : EIO)
-        }
-    }
-
     private func readAvailable() {
         guard isReading || delegate == nil else { return }
         var eof = false
@@ -146,11 +111,12 @@ final class UpstreamConnection: EventHandler {
         readLoop: while input.readableBytes < 256 * 1024 {
             do {
                 let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
-                    transportRead(p)
+                    transport.read(p)
                 }
+                if transport.readWantsWrite { updateInterest() }
                 if r > 0 {
                     gotBytes = true
-                    if r < 16 * 1024 && tls == nil { break readLoop }
+                    if r < 16 * 1024 && !transport.isTLS { break readLoop }
                     continue
                 }
                 if r == 0 { eof = true; break readLoop }
@@ -178,7 +144,7 @@ final class UpstreamConnection: EventHandler {
     func flush() {
         guard state == .connected else { return }
         while !output.isEmpty {
-            let r = output.withUnsafeReadableBytes { p -> Int in transportWrite(p) }
+            let r = output.withUnsafeReadableBytes { p -> Int in transport.write(p) }
             if r > 0 { output.moveReaderIndex(forwardBy: r); continue }
             let e = Int32(-r)
             if e == EINTR { continue }
@@ -207,14 +173,14 @@ final class UpstreamConnection: EventHandler {
     private func updateInterest() {
         guard state != .closed else { return }
         if state == .connecting { loop.setInterest(fd, readable: false, writable: true); return }
-        loop.setInterest(fd, readable: isReading, writable: wantsWrite || tlsWantsWrite)
+        loop.setInterest(fd, readable: isReading, writable: wantsWrite || transport.readWantsWrite)
     }
 
     func close() {
         guard state != .closed else { return }
         state = .closed
         loop.cancel(connectTimer)
-        tls = nil
+        transport.dropTLS()
         loop.deregister(fd)
         closeDescriptor(fd)
         delegate = nil
