@@ -28,7 +28,8 @@ of all its processes from /proc/<pid>/stat), its peak RSS (VmHWM, reset before e
 Environment: BENCH_QUICK (default 1: short runs), BENCH_SECONDS (seconds per run; default 3 quick,
 10 otherwise), BENCH_ROUNDS (default 3), BENCH_IDLE_CONNECTIONS (10000), BENCH_IDLE_ROUNDS (default
 1 quick, 2 otherwise), BENCH_SCENARIOS (comma list, default all), BENCH_TARGETS (comma list of
-haproxy,nginx,gatehouse), BENCH_KEEP_TMP=1 keeps bench/results/tmp/.
+haproxy,nginx,gatehouse), BENCH_KEEP_TMP=1 keeps bench/results/tmp/, BENCH_NOTE (a line added to the
+notes of the results, e.g. which build was measured).
 
 Results: bench/results/<date>.json, bench/results/<date>.png (when matplotlib is importable) and
 bench/results/<date>.md (the markdown table, also printed). Everything listens on 127.0.0.1 with
@@ -710,8 +711,9 @@ def markdown(summary: dict, meta: dict) -> str:
     lines = [f"Gatehouse vs HAProxy {meta['versions']['haproxy']} vs nginx {meta['versions']['nginx']} — "
              f"{meta['date']}, {meta['machine']['cpu']} ({meta['machine']['cores']} cores, shared by wrk, "
              f"the proxies, the upstream and the clients; nothing pinned), median of "
-             f"{meta['settings']['rounds']} alternating rounds of {meta['settings']['seconds_per_run']:g} s"
-             + (f" (load average {meta['load_average_before'][0]:.1f} before the run)" if meta.get("load_average_before")
+             f"{meta['settings']['rounds']} alternating rounds of {meta['settings']['seconds_per_run']:g} s "
+             f"(idle: {meta['settings']['idle_rounds']} round{'s' if meta['settings']['idle_rounds'] > 1 else ''})"
+             + (f"; load average {meta['load_average_before'][0]:.1f} before the run" if meta.get("load_average_before")
                 else "") + ".", "",
              "| scenario | target | rate | p50 | p99 | CPU per op | peak RSS | vs HAProxy |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -735,12 +737,12 @@ def markdown(summary: dict, meta: dict) -> str:
                              f"{m['cpu_us_per_op']:.2f} µs/event | {m['peak_rss_mib']:.0f} MiB | "
                              f"{ratio_text(m, 'rate')} |")
             elif scenario == "latency":
-                added = "" if name == "direct" else f" (+{m['added_p50_us']:.0f})"
-                added99 = "" if name == "direct" else f" (+{m['added_p99_us']:.0f})"
+                added = "" if name == "direct" else f" ({m['added_p50_us']:+.0f})"
+                added99 = "" if name == "direct" else f" ({m['added_p99_us']:+.0f})"
                 lines.append(f"| {titles[scenario]} | {name}{mark} | {m['rate']:,.0f} req/s | "
                              f"{m['p50_us']:.0f} µs{added} | {m['p99_us']:.0f} µs{added99} | "
                              f"{m['cpu_us_per_op']:.1f} µs/req | {m['peak_rss_mib']:.0f} MiB | "
-                             f"{ratio_text(m, 'added_p50_us')} added p50 |")
+                             f"{'—' if name == 'direct' else ratio_text(m, 'added_p50_us') + ' added p50'} |")
             else:
                 unit = "handshakes/s" if scenario == "handshake" else "req/s"
                 lines.append(f"| {titles[scenario]} | {name}{mark} | {m['rate']:,.0f} {unit} | "
@@ -749,6 +751,7 @@ def markdown(summary: dict, meta: dict) -> str:
                              f"{ratio_text(m, 'rate')} |")
     lines.append("")
     lines.extend(notes)
+    lines.extend(meta.get("notes") or [])
     lines.append("CPU per op: utime+stime of all the target's processes over the run, divided by the requests "
                  "(events, handshakes) it served; for direct it is the upstream nginx's. Latency rows: the added "
                  "latency over direct in parentheses. ⚠ marks a median over a run with errors.")
@@ -914,7 +917,7 @@ def main() -> int:
                 pass
     meta["elapsed_seconds"] = round(time.monotonic() - started)
     meta["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    meta["notes"] = bench.notes
+    meta["notes"] = bench.notes + ([os.environ["BENCH_NOTE"]] if os.environ.get("BENCH_NOTE") else [])
     summary = summarize(bench.results)
     document = {**meta, "summary": summary, "goals": goals(summary), "rounds": bench.results}
     RESULTS.mkdir(exist_ok=True)
