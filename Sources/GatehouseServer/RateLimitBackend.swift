@@ -2,11 +2,9 @@ import GatehouseConfig
 import GatehousePolicy
 import GatehousePosix
 
-/// What a shared (Redis) rate-limit backend answers for one take.
-enum RateLimitBackendResult {
-    case decided(RateDecision)
-    case failed(reason: String)
-}
+/// What a shared (Redis) rate-limit backend answers for one take: decided, or failed (then
+/// `rate_limit.redis_failure` applies).
+typealias RateLimitBackendResult = RedisTakeResult
 
 /// A rate limiter whose decision arrives later, on the loop thread (the Redis backend).
 protocol RateLimitBackend: AnyObject {
@@ -44,13 +42,4 @@ enum RedisBackend {
     }
 }
 
-extension RedisRateLimiter: RateLimitBackend {
-    func take(key: String, limit: RateLimit, completion: @escaping (RateLimitBackendResult) -> Void) {
-        take(key: key, limit: limit) { (result: RedisTakeResult) in
-            switch result {
-            case .decided(let decision): completion(.decided(decision))
-            case .failed(let reason): completion(.failed(reason: reason))
-            }
-        }
-    }
-}
+extension RedisRateLimiter: RateLimitBackend {}
