@@ -25,12 +25,26 @@ pytestmark = pytest.mark.usefixtures("need_gateway")
 SLOWHTTPTEST = shutil.which("slowhttptest")
 
 
+def raise_descriptor_limit(wanted: int = 16384) -> int:
+    """Raises this process's soft RLIMIT_NOFILE (inherited by the gateway and slowhttptest) towards the
+    hard limit: 1,200 attack connections need more than the common default of 1,024."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 @pytest.fixture(scope="module")
 def rig(workdir, keys):
     from support import DIRECT
 
     if DIRECT:
         pytest.skip("checks gateway behaviour (E2E_DIRECT=1)")
+    if raise_descriptor_limit() < 4096:
+        pytest.skip("RLIMIT_NOFILE hard limit under 4,096: cannot hold 1,200 attack connections")
     upstream = RecordingUpstream()
     gw = Gateway("hostile", upstream.url, workdir, keys.config_entries, response_timeout="3s",
                  server_extra='header_timeout = "10s"\nidle_timeout = "5s"')
