@@ -340,8 +340,8 @@ final class TOMLReaderTests: XCTestCase {
         XCTAssertEqual(root["g"], .float(-.infinity))
         XCTAssertEqual(root["h"]?.floatValue?.isNaN, true)
         XCTAssertEqual(root["i"], .float(.leastNonzeroMagnitude))
-        XCTAssertEqual(refusal("x = 1e400")?.message, "float '1e400' is out of range")
-        XCTAssertEqual(refusal("x = 1.")?.message, "expected a digit in '1.'")
+        XCTAssertEqual(refusal("x = 1e400")?.message, "float (5 characters, not shown) is out of range")
+        XCTAssertEqual(refusal("x = 1.")?.message, "expected a digit in (2 characters, not shown)")
     }
 
     func testStrings() throws {
