@@ -27,7 +27,8 @@ unit:
 e2e: build
 	GATEHOUSE_BIN=$(CURDIR)/$(BIN) tests/e2e/run.sh
 
-test: build unit e2e fuzz-smoke container-check
+# e2e last: its pytest summary ("N passed") is the closing line of the run.
+test: build unit fuzz-smoke container-check e2e
 
 # libFuzzer targets (fuzz/run.sh; scratch path .build-fuzz): FUZZ_SECONDS each, and the short run of make test.
 FUZZ_SECONDS ?= 300
