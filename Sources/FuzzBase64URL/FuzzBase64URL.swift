@@ -17,7 +17,8 @@ enum FuzzBase64URL {
                 FuzzDriver.require(Array(Encoding.base64URL(decoded).utf8) == bytes, "base64url decode is not strict")
             }
             if let decoded = Encoding.fromBase64URLPadded(bytes) {
-                FuzzDriver.require(Array(Encoding.base64URL(decoded, padded: true).utf8) == bytes, "padded decode is not strict")
+                FuzzDriver.require(
+                    Array(Encoding.base64URL(decoded, padded: true).utf8) == bytes, "padded decode is not strict")
             }
             if let decoded = Encoding.fromBase64(bytes) {
                 FuzzDriver.require(Array(Encoding.base64(decoded).utf8) == bytes, "base64 decode is not strict")

@@ -20,7 +20,8 @@ enum FuzzHTTPRequest {
         }
     }
 
-    static let tightLimits = HTTPLimits(maxHeaderBytes: 200, maxBodyBytes: 40, maxHeaderCount: 6, maxChunkExtensionBytes: 12)
+    static let tightLimits = HTTPLimits(
+        maxHeaderBytes: 200, maxBodyBytes: 40, maxHeaderCount: 6, maxChunkExtensionBytes: 12)
 
     static func check(_ stream: UnsafeRawBufferPointer, limits: HTTPLimits, seed: UnsafeRawBufferPointer) {
         let whole = RequestOutcome.parse(stream, limits: limits, sizes: [stream.count])
@@ -61,10 +62,13 @@ enum FuzzHTTPRequest {
             FuzzDriver.require(message.body.isEmpty, "body without framing")
         case .contentLength(let n):
             FuzzDriver.require(codings.isEmpty, "Content-Length and Transfer-Encoding both accepted")
-            FuzzDriver.require(!lengths.isEmpty && lengths.allSatisfy { Int($0) == n && $0.utf8.allSatisfy(isDigit) }, "lengths")
+            FuzzDriver.require(
+                !lengths.isEmpty && lengths.allSatisfy { Int($0) == n && $0.utf8.allSatisfy(isDigit) }, "lengths")
             FuzzDriver.require(Set(lengths).count == 1, "differing Content-Length values accepted: \(lengths)")
             FuzzDriver.require(n <= limits.maxBodyBytes, "Content-Length above the limit accepted")
-            if message.isComplete { FuzzDriver.require(message.body.count == n, "body length \(message.body.count) != \(n)") }
+            if message.isComplete {
+                FuzzDriver.require(message.body.count == n, "body length \(message.body.count) != \(n)")
+            }
         case .chunked:
             FuzzDriver.require(lengths.isEmpty, "Content-Length and chunked both accepted")
             FuzzDriver.require(codings.count == 1 && codings[0].lowercased() == "chunked", "coding \(codings)")
@@ -112,7 +116,8 @@ enum FuzzHTTPRequest {
 /// RFC 9110 tchar.
 func isTokenChar(_ b: UInt8) -> Bool {
     switch b {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true
     default:
         return Array("!#$%&'*+-.^_`|~".utf8).contains(b)
@@ -151,7 +156,8 @@ struct RequestOutcome: Equatable, CustomStringConvertible {
                 while let part = try parser.next(&buffer) {
                     switch part {
                     case .head(let head):
-                        FuzzDriver.require(outcome.messages.last?.isComplete ?? true, "head before the end of a message")
+                        FuzzDriver.require(
+                            outcome.messages.last?.isComplete ?? true, "head before the end of a message")
                         outcome.messages.append(Message(head: head))
                     case .body(let bytes):
                         FuzzDriver.require(!bytes.isEmpty, "empty body part")

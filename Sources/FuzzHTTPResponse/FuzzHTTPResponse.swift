@@ -23,12 +23,16 @@ enum FuzzHTTPResponse {
                 checkSSE(Array(stream), rng: &rng)
                 return
             }
-            let limits = selector & 4 == 0 ? HTTPLimits() : HTTPLimits(maxHeaderBytes: 200, maxHeaderCount: 6, maxChunkExtensionBytes: 12)
+            let limits =
+                selector & 4 == 0
+                ? HTTPLimits() : HTTPLimits(maxHeaderBytes: 200, maxHeaderCount: 6, maxChunkExtensionBytes: 12)
             let methods = selector & 2 == 0 ? ["GET", "POST"] : ["HEAD", "GET"]
             let finish = selector & 8 != 0
-            let whole = ResponseOutcome.parse(stream, methods: methods, finish: finish, limits: limits, sizes: [stream.count])
+            let whole = ResponseOutcome.parse(
+                stream, methods: methods, finish: finish, limits: limits, sizes: [stream.count])
             let bytes = ResponseOutcome.parse(
-                stream, methods: methods, finish: finish, limits: limits, sizes: Array(repeating: 1, count: stream.count))
+                stream, methods: methods, finish: finish, limits: limits,
+                sizes: Array(repeating: 1, count: stream.count))
             FuzzDriver.require(bytes == whole, "byte-at-a-time \(bytes) != whole \(whole)")
             let split = ResponseOutcome.parse(
                 stream, methods: methods, finish: finish, limits: limits, sizes: rng.pieces(of: stream.count))
@@ -36,7 +40,8 @@ enum FuzzHTTPResponse {
             if let error = whole.error { FuzzDriver.require(error.status == 502, "refusal \(error) is not a 502") }
             for (index, message) in whole.messages.enumerated() {
                 checkFraming(message, answeringHead: index == 0 && methods[0] == "HEAD")
-                if message.head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true {
+                if message.head.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+                {
                     checkSSE(message.body, rng: &rng)
                 }
             }
@@ -57,7 +62,9 @@ enum FuzzHTTPResponse {
         case .contentLength(let n):
             FuzzDriver.require(codings.isEmpty, "Content-Length and Transfer-Encoding both accepted")
             FuzzDriver.require(Set(lengths).count == 1 && Int(lengths[0]) == n, "Content-Length values \(lengths)")
-            if message.isComplete { FuzzDriver.require(message.body.count == n, "body length \(message.body.count) != \(n)") }
+            if message.isComplete {
+                FuzzDriver.require(message.body.count == n, "body length \(message.body.count) != \(n)")
+            }
         case .chunked:
             FuzzDriver.require(lengths.isEmpty, "Content-Length and chunked both accepted")
             FuzzDriver.require(codings.count == 1 && codings[0].lowercased() == "chunked", "coding \(codings)")
@@ -92,12 +99,14 @@ enum FuzzHTTPResponse {
             if let id = event.id { FuzzDriver.require(!id.utf8.contains(0), "an id holding NUL") }
             if let retry = event.retry { FuzzDriver.require(retry >= 0, "negative retry") }
             if event.isCommentOnly {
-                FuzzDriver.require(event.event == nil && event.data.isEmpty && event.id == nil, "comment-only event with fields")
+                FuzzDriver.require(
+                    event.event == nil && event.data.isEmpty && event.id == nil, "comment-only event with fields")
             }
         }
         let single = run(Array(repeating: 1, count: bytes.count))
         FuzzDriver.require(single.events == whole.events, "SSE byte-at-a-time events differ")
-        FuzzDriver.require(single.raw == whole.raw && single.pending == whole.pending, "SSE byte-at-a-time bytes differ")
+        FuzzDriver.require(
+            single.raw == whole.raw && single.pending == whole.pending, "SSE byte-at-a-time bytes differ")
         let split = run(rng.pieces(of: bytes.count))
         FuzzDriver.require(split.events == whole.events && split.raw == whole.raw, "SSE random split differs")
     }

@@ -24,9 +24,11 @@ enum FuzzJSON {
             FuzzDriver.require(String(validating: document, as: UTF8.self) != nil, "accepted invalid UTF-8")
             let valueDepth = depth(value)
             FuzzDriver.require(valueDepth <= maxDepth, "depth \(valueDepth) above maxDepth \(maxDepth)")
-            FuzzDriver.require((try? JSONReader.parse(document, maxDepth: valueDepth)) == value, "refused at its own depth")
+            FuzzDriver.require(
+                (try? JSONReader.parse(document, maxDepth: valueDepth)) == value, "refused at its own depth")
             if valueDepth > 0 {
-                FuzzDriver.require((try? JSONReader.parse(document, maxDepth: valueDepth - 1)) == nil, "accepted too deep")
+                FuzzDriver.require(
+                    (try? JSONReader.parse(document, maxDepth: valueDepth - 1)) == nil, "accepted too deep")
             }
 
             let text = JSONWriter.serialize(value)

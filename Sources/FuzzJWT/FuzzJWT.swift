@@ -58,7 +58,9 @@ enum FuzzJWT {
         let segments = token.split(separator: ".", omittingEmptySubsequences: false)
         FuzzDriver.require(segments.count == 3, "valid with \(segments.count) segments")
         for segment in segments {
-            guard let decoded = Encoding.fromBase64URL(segment.utf8) else { FuzzDriver.fail("valid with bad base64url") }
+            guard let decoded = Encoding.fromBase64URL(segment.utf8) else {
+                FuzzDriver.fail("valid with bad base64url")
+            }
             FuzzDriver.require(Encoding.base64URL(decoded) == String(segment), "valid with non-canonical base64url")
         }
         // `!`: the segment decoded just above.
@@ -99,7 +101,8 @@ enum FuzzJWT {
         case .unknownKeyID:
             FuzzDriver.fail("HMAC token asked for a key id")
         }
-        let forged = JWTSigner.sign(claims: members, algorithm: .hs256, secret: Array("another-secret-0123456789abcdef-01234".utf8))
+        let forged = JWTSigner.sign(
+            claims: members, algorithm: .hs256, secret: Array("another-secret-0123456789abcdef-01234".utf8))
         let forgedVerdict = verifier.verify(forged)
         FuzzDriver.require(
             forgedVerdict == .invalid(reason: "bad_signature") || forgedVerdict == .invalid(reason: "too_large"),

@@ -1,8 +1,9 @@
+import GatehouseHTTP
+import GatehouseJSON
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import GatehouseHTTP
-import GatehouseJSON
 
 /// Test-only tool for the differential test against Python's h11 (tests/e2e/test_h11_differential.py):
 /// reads one client byte stream per stdin line, in hex, parses it with `HTTPRequestParser` (contract
@@ -51,10 +52,14 @@ enum HTTPParseTool {
             }
         } catch {
             refusal = [
-                "status": .integer(error.status), "reason": .string(error.reason), "smuggling": .bool(error.isSmuggling),
+                "status": .integer(error.status), "reason": .string(error.reason),
+                "smuggling": .bool(error.isSmuggling),
             ]
         }
-        return ["requests": .array(requests.map { .object($0) }), "error": refusal, "leftover": .integer(buffer.readableBytes)]
+        return [
+            "requests": .array(requests.map { .object($0) }), "error": refusal,
+            "leftover": .integer(buffer.readableBytes),
+        ]
     }
 
     static func set(_ requests: inout [JSONObject], _ key: String, _ value: JSONValue) {
