@@ -777,7 +777,7 @@ def chart(summary: dict, meta: dict, path: Path) -> bool:
     panels = [("c64", "rate", "req/s, 64 connections"), ("c1000", "rate", "req/s, 1,000 connections"),
               ("handshake", "rate", "handshakes/s (new TLS conn.)"), ("sse", "rate", "SSE events/s"),
               ("c64", "cpu_us_per_op", "CPU µs per request (c64)"), ("c64", "p99_us", "p99 ms (c64)"),
-              ("idle", "rss_mib", "RSS MiB, idle TLS connections"), ("latency", "added", "added latency µs at ~1k req/s")]
+              ("idle", "rss_mib", "RSS MiB, idle TLS connections"), ("latency", "latency", "latency µs at ~1k req/s (log)")]
     panels = [p for p in panels if p[0] in summary]
     cols = 4
     rows = (len(panels) + cols - 1) // cols
@@ -787,17 +787,17 @@ def chart(summary: dict, meta: dict, path: Path) -> bool:
     for ax, (scenario, key, title) in zip(axes.flat, panels):
         data = summary[scenario]
         names = list(data)
-        if key == "added":
-            names = [n for n in names if n != "direct"]
+        if key == "latency":
             x = range(len(names))
-            p50 = [data[n]["added_p50_us"] for n in names]
-            p99 = [data[n]["added_p99_us"] for n in names]
+            p50 = [data[n]["p50_us"] for n in names]
+            p99 = [data[n]["p99_us"] for n in names]
             ax.bar([i - 0.2 for i in x], p50, 0.4, color=[colors[n] for n in names], label="p50")
-            ax.bar([i + 0.2 for i in x], p99, 0.4, color=[colors[n] for n in names], alpha=0.5, label="p99")
-            ax.legend(fontsize=8)
+            ax.bar([i + 0.2 for i in x], p99, 0.4, color=[colors[n] for n in names], alpha=0.45, label="p99")
+            ax.set_yscale("log")
+            ax.legend(fontsize=7, loc="upper left")
             for i, (a, b) in enumerate(zip(p50, p99)):
-                ax.text(i - 0.2, a, f"{a:.0f}", ha="center", va="bottom", fontsize=7)
-                ax.text(i + 0.2, b, f"{b:.0f}", ha="center", va="bottom", fontsize=7)
+                ax.text(i - 0.2, a, f"{a:,.0f}", ha="center", va="bottom", fontsize=6)
+                ax.text(i + 0.2, b, f"{b:,.0f}", ha="center", va="bottom", fontsize=6)
         else:
             values = [data[n][key] / (1000 if key == "p99_us" else 1) for n in names]
             bars = ax.bar(range(len(names)), values, color=[colors[n] for n in names])
@@ -811,7 +811,8 @@ def chart(summary: dict, meta: dict, path: Path) -> bool:
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}"))
         ax.margins(y=0.15)
     fig.suptitle(f"Gatehouse vs HAProxy {meta['versions']['haproxy']} vs nginx {meta['versions']['nginx']} — "
-                 f"{meta['date']}, {meta['machine']['cores']} shared cores, median of {meta['settings']['rounds']}",
+                 f"{meta['date']}, {meta['machine']['cores']} shared cores, median of {meta['settings']['rounds']} rounds"
+                 + (f", load average {meta['load_average_before'][0]:.1f} before" if meta.get("load_average_before") else ""),
                  fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
