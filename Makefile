@@ -44,10 +44,12 @@ soak: release
 
 # Not in make test: the unit tests under AddressSanitizer and ThreadSanitizer, each in its own scratch path.
 # Leak reports at exit are off: they list event loops the tests never shut down and toolchain caches
-# (Foundation, Regex); process-level leaks are what make soak measures.
+# (Foundation, Regex); process-level leaks are what make soak measures. TSan cannot see
+# Synchronization.Mutex on Linux: tests/sanitize/tsan.supp names the Mutex-guarded types.
 test-sanitize:
 	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --sanitize=address --scratch-path .build-asan
-	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/sanitize/tsan.supp" \
+		$(SWIFT) test --sanitize=thread --scratch-path .build-tsan
 
 # The container image's parts without a Docker engine (tests/container/run.sh): the Dockerfile's static
 # build (scratch path .build-static, reused while no source is newer), its size and libraries, the
