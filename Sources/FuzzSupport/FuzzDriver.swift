@@ -14,6 +14,8 @@ public enum FuzzDriver {
     public typealias Check = (UnsafeRawBufferPointer) -> Void
 
     /// Set once by `run` before any input is fed; read by the C entry points below.
+    /// `nonisolated(unsafe)`: written before libFuzzer starts and only read afterwards, on the thread
+    /// libFuzzer calls back on.
     nonisolated(unsafe) static var check: Check = { _ in }
 
     /// Hands control to libFuzzer (or to the replayer) and exits with its status.
