@@ -891,8 +891,9 @@ def main() -> int:
             "request": {"body_bytes": len(BODY), "answer_bytes": len(ANSWER), "tls": "TLSv1.3, ECDSA P-256 "
                         "self-signed certificate shared by all", "path": "POST /mcp"}}
     meta["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
-    log(f"bench: load average {meta['load_average_before'][0]:.2f} before the run (other work on this machine "
-        f"skews every figure)")
+    log(f"bench: load average {meta['load_average_before'][0]:.2f} before the run"
+        + (": other work is running on this machine, expect low and noisy figures"
+           if meta["load_average_before"][0] > 1.0 else ""))
     log(f"bench: {machine['cpu']}, {machine['cores']} cores shared by everything (nothing pinned); "
         f"{settings.seconds:g} s per run, {settings.rounds} rounds; RLIMIT_NOFILE {nofile}")
     log(f"bench: HAProxy {versions['haproxy']}, nginx {versions['nginx']}, wrk {versions['wrk']}, "
