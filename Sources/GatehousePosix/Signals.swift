@@ -22,3 +22,20 @@ public enum ProcessSignal: Sendable {
         }
     }
 }
+
+/// Process resource limits the gateway adjusts at start.
+public enum ResourceLimits {
+    /// Raises the soft limit on open descriptors to the hard limit (a 1,024 soft limit would cap
+    /// `server.max_connections` far below its default); returns the limit now in force.
+    @discardableResult
+    public static func raiseOpenFilesLimit() -> UInt64 {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_cur) }
+        }
+        return UInt64(limit.rlim_cur)
+    }
+}

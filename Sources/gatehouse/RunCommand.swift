@@ -16,6 +16,7 @@ enum RunCommand {
         }
         // Before any thread exists, so that every thread inherits the mask.
         ProcessSignal.blockAndIgnorePipe()
+        ResourceLimits.raiseOpenFilesLimit()
         let env = CommandLineInterface.environment()
         let loaded: LoadedConfig
         do {
