@@ -91,3 +91,25 @@ def test_get_and_delete_need_a_key_too(stacks, method):
                                         host=conn.authority))
         resp = conn.read_response(method)
     assert resp.status == 401 and resp.json()["error"] == "Missing Authorization header", resp
+
+
+def test_jwt_shaped_bearer_without_jwt_configured_is_an_invalid_token(stacks):
+    """A gateway with API keys only: a bearer that looks like a JWT is judged as a token (§5), refused with
+    `Invalid or expired token`, the invalid_token challenge, and the reason `jwt_not_accepted` in the log."""
+    stack = stacks.get("v2-stateless")
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.c2lnbmF0dXJl"
+    with rawhttp.Conn(stack.gateway.port) as conn:
+        resp = post_rpc(conn, tool_call(1, "echo", {"text": "x"}), {"Authorization": f"Bearer {token}"})
+    assert resp.status == 401, resp
+    assert resp.json()["error"] == "Invalid or expired token"
+    assert resp.header("WWW-Authenticate") == 'Bearer realm="gatehouse", error="invalid_token"', resp
+    request_id = resp.header("X-Request-Id")
+
+    def refusal_logged() -> bool:
+        return any(
+            e.get("event_type") == "auth" and e.get("request_id") == request_id
+            and e.get("success") is False and (e.get("details") or {}).get("reason") == "jwt_not_accepted"
+            for e in stack.gateway.log_events())
+
+    wait_until(refusal_logged, 5, what="the auth event with reason jwt_not_accepted")
+    assert token not in stack.gateway.log_text()
