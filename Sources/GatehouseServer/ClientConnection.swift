@@ -805,7 +805,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                 ex.heldResponseBody = []
                 writeResponseHead(held, bodyLength: body.count)
                 output.writeBytes(body)
-            } else if var parser = ex.sseFilter {
+            } else if let parser = ex.sseFilter {
                 let rest = parser.pendingBytes
                 ex.sseFilter = nil
                 if !rest.isEmpty { HTTPSerializer.writeChunk(rest, into: &output) }
