@@ -524,12 +524,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
                 return .success(principal)
             case .invalid(let reason):
                 return .failure(.invalidToken(reason: reason))
-            case .unknownKeyID:
+            case .unknownKeyID(let kid):
                 // Rotation: refetch the JWK Set once (rate-limited) and authenticate again when it is back.
                 if allowKeyRefetch {
                     let bound = LoopBound(value: self)
                     let parked = jwt.refetchForUnknownKey(
-                        from: loop, fetchLoop: context.homeLoop, logs: context.logs,
+                        kid: kid, from: loop, fetchLoop: context.homeLoop, logs: context.logs,
                         resume: { bound.value.resumeParked() })
                     if parked { return .failure(.invalidToken(reason: ClientConnection.parkedReason)) }
                 }

@@ -70,12 +70,21 @@ public final class JWTAuthority: @unchecked Sendable {
 
     /// A token named a `kid` we do not have: refetch unless one ran recently. True when `resume` will be
     /// called (on `loop`) after the fetch; false when the caller should refuse now.
-    func refetchForUnknownKey(from loop: EventLoop, fetchLoop: EventLoop, logs: GatewayLogs, resume: @escaping @Sendable () -> Void) -> Bool {
+    func refetchForUnknownKey(
+        kid: String, from loop: EventLoop, fetchLoop: EventLoop, logs: GatewayLogs,
+        resume: @escaping @Sendable () -> Void
+    ) -> Bool {
         guard url != nil else { return false }
         let now = monotonicMilliseconds()
         let decision: (park: Bool, startFetch: Bool) = current.withLock { c in
             if c.isFetching {
                 c.waiters.append((loop, resume))
+                return (true, false)
+            }
+            // A fetch that finished between this request's verification and now may have brought the key:
+            // verify again rather than refuse.
+            if c.verifier.keys?.contains(kid: kid) == true {
+                loop.execute(resume)
                 return (true, false)
             }
             guard now - c.lastAttempt >= refetchMinIntervalMilliseconds else { return (false, false) }

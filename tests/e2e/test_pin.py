@@ -261,7 +261,8 @@ def test_enforce_hides_and_refuses_the_changed_tool_until_repinned(rug_pull, gat
                          extra=f'\n[mcp]\npin_tools = "enforce"\npinned_tools_file = "{pins}"\n')
     # The gateway learns of the change from a tools/list answer it forwards.
     assert {t["name"] for t in list_tools(gw.port, auth)} == {"add"}
-    assert tool_changed_events(gw)
+    # Log lines are written off the event loop: the event may land just after the answer.
+    wait_until(lambda: tool_changed_events(gw), 5, what="a tool_changed event")
     with rawhttp.Conn(gw.port) as conn:
         session = initialize(conn, auth)
         refused = post_rpc(conn, tool_call(3, "echo", {"text": "x"}), auth, session=session)
