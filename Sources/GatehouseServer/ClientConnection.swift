@@ -139,7 +139,6 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             switch try tls.handshake() {
             case .done:
                 isHandshaking = false
-                context.counters.tlsHandshakes.add(1, ordering: .relaxed)
                 context.metrics.recordTLSHandshake(succeeded: true)
                 peerCertificatePrincipal = tls.peerPrincipal
                 loop.cancel(headerTimer)

@@ -37,6 +37,8 @@ public final class GatewayState: Sendable {
     public let forwardOrigin: Bool
     /// The header carrying the principal to the upstream; "" disables it.
     public let identityHeader: String
+    /// `identityHeader` lower-cased once, for the per-request header filter.
+    let identityHeaderLowercased: String
 
     /// RFC 9728 metadata documents by request path (root and path-inserted forms), when auth.oauth is set.
     public let oauthMetadata: [String: [UInt8]]
@@ -139,6 +141,7 @@ public final class GatewayState: Sendable {
         forwardAuthorization = config.upstream.forwardAuthorization
         forwardOrigin = config.upstream.forwardOrigin
         identityHeader = config.upstream.identityHeader
+        identityHeaderLowercased = config.upstream.identityHeader.lowercased()
         apiKeys = APIKeyStore(
             entries: config.auth.apiKeys.map { APIKeyEntry(name: $0.name, digest: $0.digest, permissions: $0.permissions) })
         acceptsAPIKeys = config.auth.accepts(.apiKey)

@@ -25,11 +25,10 @@ public final class GatewayLogs: Sendable {
     }
 }
 
-/// Counters shared by every loop (atomics, no locks).
+/// The open-connection count that admission (max_connections) checks, shared by every loop (an atomic, no lock);
+/// everything reported lives in `Metrics`.
 public final class GatewayCounters: Sendable {
     public let activeConnections = Atomic<Int>(0)
-    public let requests = Atomic<Int>(0)
-    public let tlsHandshakes = Atomic<Int>(0)
 
     public init() {}
 }

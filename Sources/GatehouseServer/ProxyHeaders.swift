@@ -22,7 +22,7 @@ enum ProxyHeaders {
     ) -> HTTPHeaders {
         let named = head.headers.contains(name: "Connection")
             ? Set(head.headers.listElements(name: "Connection").map { $0.lowercased() }) : []
-        let identity = state.identityHeader.lowercased()
+        let identity = state.identityHeaderLowercased
         var out = HTTPHeaders()
         out.reserveCapacity(head.headers.count + 6)
         out.add(name: "Host", value: state.hostHeader == .upstream
