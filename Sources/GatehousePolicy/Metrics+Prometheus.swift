@@ -38,6 +38,10 @@ extension Metrics {
 
         text.family("gatehouse_rate_limited_total", .counter, help: "Requests refused with 429 by a rate limit.")
         text.sample("gatehouse_rate_limited_total", [], rateLimited.load(ordering: .relaxed))
+        text.family(
+            "gatehouse_upstream_retries_total", .counter,
+            help: "Requests sent again on a fresh upstream connection after a pooled one failed before answering.")
+        text.sample("gatehouse_upstream_retries_total", [], upstreamRetries.load(ordering: .relaxed))
 
         text.family("gatehouse_tool_calls_total", .counter, help: "tools/call requests, by tool and outcome.")
         let outcomes = Self.toolCallOutcomes

@@ -70,6 +70,7 @@ public final class Metrics: Sendable {
     let toolNames: BoundedLabels
     let toolCalls: AtomicCounters
     let rateLimited = Atomic<UInt64>(0)
+    let upstreamRetries = Atomic<UInt64>(0)
     let tlsHandshakes = Atomic<UInt64>(0)
     let tlsHandshakeFailures = Atomic<UInt64>(0)
     /// Open client connections per event loop (gauges, may briefly read negative between loops).
@@ -126,6 +127,11 @@ public final class Metrics: Sendable {
 
     public func recordRateLimited() {
         rateLimited.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A request sent again on a fresh connection after a pooled keep-alive one failed before any answer.
+    public func recordUpstreamRetry() {
+        upstreamRetries.wrappingAdd(1, ordering: .relaxed)
     }
 
     public func recordTLSHandshake(succeeded: Bool) {

@@ -61,6 +61,10 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var serial = 0
         var body: [UInt8] = []
         var upstream: UpstreamConnection?
+        /// A request held whole and sent on a pooled connection: if that connection turns out to have been
+        /// closed by the upstream (it fails before any response byte), the request is sent once more on a
+        /// fresh one — the keep-alive race every proxy meets when an upstream restarts or times out idlers.
+        var replay: (body: [UInt8]?, timeout: Int64?)?
         var isUpstreamRequestChunked = false
         var hasSentContinue = false
         var isResponseStarted = false
@@ -634,15 +638,16 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
 
     // MARK: Forwarding (step 8)
 
-    private func startForwarding(body: [UInt8]?, timeoutMilliseconds: Int64? = nil) {
+    private func startForwarding(body: [UInt8]?, timeoutMilliseconds: Int64? = nil, fresh: Bool = false) {
         guard let head = ex.head else { return }
         let up: UpstreamConnection
         do {
-            up = try context.pool.acquire(state: state)
+            up = try context.pool.acquire(state: state, fresh: fresh)
         } catch {
             respond(Rejection.standard(status: 502))
             return
         }
+        ex.replay = up.wasReused && isReplayable(head, body: body) ? (body, timeoutMilliseconds) : nil
         up.delegate = self
         ex.upstream = up
         ex.upstreamStartMilliseconds = monotonicMilliseconds()
@@ -670,6 +675,20 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         if up.state == .connected { up.flush() }
     }
 
+    /// The whole request is in hand (a collected body, or none at all) and sending it twice does no harm:
+    /// an idempotent method, or an MCP message that calls no tool (a tool may have side effects, and the
+    /// upstream may have begun the call before the connection broke).
+    private func isReplayable(_ head: HTTPRequestHead, body: [UInt8]?) -> Bool {
+        guard body != nil || head.framing == .none else { return false }
+        switch head.method {
+        case "GET", "HEAD", "OPTIONS", "DELETE": return true
+        case "POST":
+            guard let info = ex.mcpInfo, let method = info.rpcMethod else { return false }
+            return method != "tools/call" && info.calledTools.isEmpty
+        default: return false
+        }
+    }
+
     func upstreamConnected(_ upstream: UpstreamConnection) {}
 
     func upstreamWritable(_ upstream: UpstreamConnection) {
@@ -686,6 +705,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         loop.cancel(responseTimer)
         if ex.isResponseStarted {
             abort()
+            return
+        }
+        if let replay = ex.replay, upstream.wasReused, upstream.bytesReceived == 0, error?.errno != ETIMEDOUT {
+            ex.replay = nil
+            context.metrics.recordUpstreamRetry()
+            startForwarding(body: replay.body, timeoutMilliseconds: replay.timeout, fresh: true)
             return
         }
         let timedOut = error?.errno == ETIMEDOUT

@@ -8,7 +8,9 @@ import GatehousePosix
 /// `text/event-stream` (notifications and server requests before it are skipped).
 ///
 /// A pooled connection that fails before any byte of an answer (the upstream closed it while idle) is
-/// replaced by a fresh one and the request written again. The connection goes back to the pool after a
+/// replaced by a fresh one and the request written again — unless the request is `replayable: false`
+/// (a `tools/call`: the upstream may have begun it before the connection broke, and a tool's side effect
+/// must not happen twice). The connection goes back to the pool after a
 /// complete answer that keeps it alive. An SSE stream still open after its response is read (and
 /// ignored) for a moment longer, as SDK servers end it right after the response; it is closed if it
 /// does not end by then.
@@ -32,6 +34,7 @@ final class MCPExchange: UpstreamConnectionDelegate {
     private let target: String
     private let headers: [(String, String)]
     private let body: [UInt8]
+    private let isReplayable: Bool
     private var completion: ((Outcome) -> Void)?
     private var connection: UpstreamConnection?
     private var head: HTTPResponseHead?
@@ -45,8 +48,9 @@ final class MCPExchange: UpstreamConnectionDelegate {
 
     init(
         pool: UpstreamPool, state: GatewayState, target: String, headers: [(String, String)], body: [UInt8],
-        completion: @escaping (Outcome) -> Void
+        replayable: Bool = true, completion: @escaping (Outcome) -> Void
     ) {
+        self.isReplayable = replayable
         self.pool = pool
         self.state = state
         self.target = target
@@ -57,10 +61,10 @@ final class MCPExchange: UpstreamConnectionDelegate {
 
     /// Connects (or takes a pooled connection) and writes the request. The completion may run before
     /// `start` returns.
-    func start() {
+    func start(fresh: Bool = false) {
         let c: UpstreamConnection
         do {
-            c = try pool.acquire(state: state)
+            c = try pool.acquire(state: state, fresh: fresh)
         } catch {
             finish(.failed(reason: error.description))
             return
@@ -96,13 +100,18 @@ final class MCPExchange: UpstreamConnectionDelegate {
     func upstreamConnected(_ upstream: UpstreamConnection) {}
     func upstreamWritable(_ upstream: UpstreamConnection) {}
 
+    /// A pooled connection broke before any byte of the answer and the request may be sent again.
+    private func mayReplay(_ upstream: UpstreamConnection) -> Bool {
+        head == nil && upstream.wasReused && upstream.bytesReceived == 0 && isReplayable && completion != nil
+    }
+
     func upstreamFailed(_ upstream: UpstreamConnection, error: SystemError?, beforeResponse: Bool) {
         guard connection === upstream else { return }
         connection = nil
         pool.discard(upstream)
         stopDraining()
-        if head == nil && upstream.wasReused && completion != nil {
-            start()  // an idle connection the upstream had closed: once more on another one
+        if mayReplay(upstream) {
+            start(fresh: true)  // an idle connection the upstream had closed: once more on a new one
             return
         }
         let reason = error.map { "upstream: \($0)" } ?? "upstream connection failed"
@@ -118,10 +127,10 @@ final class MCPExchange: UpstreamConnectionDelegate {
             if eof, connection === upstream {
                 if let part = try upstream.parser.finish() {
                     handle(part, upstream)
-                } else if head == nil && upstream.wasReused && completion != nil {
+                } else if mayReplay(upstream) {
                     connection = nil
                     pool.discard(upstream)
-                    start()
+                    start(fresh: true)
                     return
                 }
                 if connection === upstream { fail("the upstream closed the connection before the answer ended") }

@@ -244,8 +244,10 @@ public final class MCPClient: MCPToolCalling {
         }
         headers.append(contentsOf: op.headers)
         let body = Self.requestBody(id: id, method: op.method, params: params)
-        let exchange = MCPExchange(pool: pool, state: state, target: target, headers: headers, body: body) {
-            [weak self, weak op] outcome in
+        let exchange = MCPExchange(
+            pool: pool, state: state, target: target, headers: headers, body: body,
+            replayable: op.method != "tools/call"
+        ) { [weak self, weak op] outcome in
             guard let self, let op else { return }
             self.exchangeEnded(op, session: session, outcome: outcome)
         }

@@ -26,6 +26,8 @@ final class UpstreamConnection: EventHandler {
     weak var pool: UpstreamPool?
     /// Reused from the pool (a failure before any response byte may be retried on a fresh connection).
     var wasReused = false
+    /// Bytes read from the upstream in the current exchange (0: the upstream has not begun to answer).
+    var bytesReceived = 0
     /// The configuration it was opened under: after a reload, idle connections of an older one are closed
     /// instead of reused (the upstream address or its TLS settings may have changed).
     weak var openedUnder: GatewayState?
@@ -116,6 +118,7 @@ final class UpstreamConnection: EventHandler {
                 if transport.readWantsWrite { updateInterest() }
                 if r > 0 {
                     gotBytes = true
+                    bytesReceived += r
                     if r < 16 * 1024 && !transport.isTLS { break readLoop }
                     continue
                 }
@@ -203,11 +206,13 @@ final class UpstreamPool {
 
     var idleCount: Int { idle.count }
 
-    /// A pooled connection that is still alive, or a new one (connecting).
-    func acquire(state: GatewayState) throws(SystemError) -> UpstreamConnection {
-        while let c = idle.popLast() {
+    /// A pooled connection that is still alive, or a new one (connecting); `fresh` skips the pool (a replay
+    /// after a pooled connection failed).
+    func acquire(state: GatewayState, fresh: Bool = false) throws(SystemError) -> UpstreamConnection {
+        while !fresh, let c = idle.popLast() {
             if c.state == .connected && c.openedUnder === state && !Socket.isStale(c.fd) && c.input.isEmpty {
                 c.wasReused = true
+                c.bytesReceived = 0
                 c.isReading = true
                 c.parser = HTTPResponseParser(limits: state.limits)
                 return c

@@ -14,7 +14,7 @@ final class MetricsTests: XCTestCase {
         ("gatehouse_tls_handshakes_total", "counter"), ("gatehouse_tool_calls_total", "counter"),
         ("gatehouse_loop_connections", "gauge"), ("gatehouse_upstream_pool_connections", "gauge"),
         ("gatehouse_log_lines_dropped_total", "counter"), ("gatehouse_rate_limit_tracked_keys", "gauge"),
-        ("gatehouse_tls_handshake_failures_total", "counter"),
+        ("gatehouse_tls_handshake_failures_total", "counter"), ("gatehouse_upstream_retries_total", "counter"),
     ]
 
     private let millisecond: UInt64 = 1_000_000
@@ -150,6 +150,7 @@ final class MetricsTests: XCTestCase {
         metrics.connectionClosed(loop: 0)
         metrics.connectionClosed(loop: -1)  // wraps to loop 2
         metrics.recordRateLimited()
+        metrics.recordUpstreamRetry()
         metrics.recordTLSHandshake(succeeded: true)
         metrics.recordTLSHandshake(succeeded: true)
         metrics.recordTLSHandshake(succeeded: false)
@@ -163,6 +164,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(exposition.value("gatehouse_loop_connections", ["loop": "1"]), 0)
         XCTAssertEqual(exposition.value("gatehouse_loop_connections", ["loop": "2"]), 1)
         XCTAssertEqual(exposition.value("gatehouse_rate_limited_total"), 1)
+        XCTAssertEqual(exposition.value("gatehouse_upstream_retries_total"), 1)
         XCTAssertEqual(exposition.value("gatehouse_tls_handshakes_total"), 2)
         XCTAssertEqual(exposition.value("gatehouse_tls_handshake_failures_total"), 1)
         XCTAssertEqual(exposition.value("gatehouse_upstream_pool_connections"), 7)

@@ -112,6 +112,9 @@ class RecordingUpstream:
       the test goes away (for clients that never read).
     - "sse_cut": one complete SSE event, then half an event, then the connection is closed.
     - "close_before": reads the request, then closes without answering (FIN).
+    - "close_reused": answers a connection's first request as "ok"; a later request on the same
+      connection is read and the connection closed without an answer (an upstream that closed an idle
+      keep-alive connection just as the request arrived).
     - "reset_before": reads the request, then resets the connection (RST).
     - "reset_during": sends a head announcing 1000 bytes and 10 of them, then resets.
     - "garbage": answers bytes that are not HTTP.
@@ -175,6 +178,7 @@ class RecordingUpstream:
         parser = h11.Connection(h11.SERVER, max_incomplete_event_size=1 << 20)
         conn.settimeout(0.2)
         current: dict | None = None
+        served = 0
         try:
             while not self._stop.is_set():
                 event = parser.next_event()
@@ -200,8 +204,11 @@ class RecordingUpstream:
                 elif isinstance(event, h11.EndOfMessage) and current is not None:
                     with self._lock:
                         self.requests.append(current)
+                    if self.mode == "close_reused" and served > 0:
+                        return
                     if not self._answer(conn, parser, current):
                         return
+                    served += 1
                     current = None
                     if parser.our_state is h11.MUST_CLOSE:
                         return
@@ -218,7 +225,7 @@ class RecordingUpstream:
 
     def _answer(self, conn: socket.socket, parser: h11.Connection, request: dict) -> bool:
         """Answers one request; False when the connection is finished."""
-        mode = self.mode
+        mode = "ok" if self.mode == "close_reused" else self.mode
         if mode == "ok" and self.delay:
             time.sleep(self.delay)
         if mode == "ok":

@@ -182,6 +182,63 @@ def test_upstream_killed_and_restarted(workdir, keys):
         upstream.close()
 
 
+def _mcp_post(key: bytes, message: dict) -> bytes:
+    body = json.dumps(message).encode()
+    return (b"POST /mcp HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + key
+            + b"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream"
+            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+@pytest.fixture
+def closing_upstream(workdir, keys):
+    """An upstream that closes a reused keep-alive connection instead of answering on it."""
+    upstream = RecordingUpstream(mode="close_reused")
+    gw = Gateway("close-reused", upstream.url, workdir, keys.config_entries, response_timeout="2s")
+    try:
+        yield upstream, gw, keys.plain.encode()
+    finally:
+        gw.stop()
+        upstream.close()
+
+
+@pytest.mark.parametrize("name,first,second", [
+    ("get", lambda k: request(k, close=False), lambda k: request(k, close=False)),
+    ("mcp_ping", lambda k: _mcp_post(k, {"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+     lambda k: _mcp_post(k, {"jsonrpc": "2.0", "id": 2, "method": "ping"})),
+])
+def test_pooled_connection_closed_by_upstream_is_replayed(closing_upstream, name, first, second):
+    """A request that meets a pooled connection the upstream has just closed goes out once more on a fresh
+    connection (no 502 for the keep-alive race) when sending it twice is harmless."""
+    upstream, gw, key = closing_upstream
+    method = "GET" if name == "get" else "POST"
+    with rawhttp.Conn(gw.port) as conn:
+        conn.send(first(key))
+        assert conn.read_response(method).status == 200
+        conn.send(second(key))
+        resp = conn.read_response(method)
+        assert resp.status == 200, resp
+    # First request, the second on the reused connection (closed unanswered), the second again.
+    assert upstream.accepted == 2, upstream.accepted
+    assert len(upstream.requests) == 3, upstream.requests
+    assert upstream.requests[1]["body"] == upstream.requests[2]["body"]
+
+
+def test_tool_call_on_a_closed_pooled_connection_is_not_replayed(closing_upstream):
+    """A tools/call is never sent twice: the upstream may have begun it before the connection broke."""
+    upstream, gw, key = closing_upstream
+    call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    with rawhttp.Conn(gw.port) as conn:
+        conn.send(_mcp_post(key, {"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        assert conn.read_response("POST").status == 200
+        conn.send(_mcp_post(key, call))
+        resp = conn.read_response("POST")
+        assert resp.status == 502, resp
+        assert resp.json()["error"] == "Upstream unavailable"
+    calls = [r for r in upstream.requests if b"tools/call" in r["body"]]
+    assert len(calls) == 1, f"the tool call reached the upstream {len(calls)} times"
+    assert upstream.accepted == 1
+
+
 def _rebind(port: int) -> RecordingUpstream:
     """A RecordingUpstream on a given port (the killed one's), retried while the port is in TIME_WAIT."""
     deadline = time.monotonic() + 10
