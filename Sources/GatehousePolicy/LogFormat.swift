@@ -12,16 +12,13 @@ public enum LogFormat {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends the timestamp text (without quotes) in place: the digits go straight into `out`.
     static func appendTimestamp(_ millis: Int64, to out: inout [UInt8]) {
         let (days, msOfDay) = floorDivide(millis, 86_400_000)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         let seconds = msOfDay / 1000
-        if year < 0 {
-            out.append(UInt8(ascii: "-"))
-            appendDigits(-year, width: 4, to: &out)
-        } else {
-            appendDigits(year, width: 4, to: &out)
-        }
+        if year < 0 { out.append(UInt8(ascii: "-")) }
+        appendDigits(year.magnitude, width: 4, to: &out)
         out.append(UInt8(ascii: "-"))
         appendDigits(month, width: 2, to: &out)
         out.append(UInt8(ascii: "-"))
@@ -37,15 +34,34 @@ public enum LogFormat {
         out.append(UInt8(ascii: "Z"))
     }
 
+    /// Room reserved for a line before its variable-length strings: enough for every fixed part
+    /// (names, timestamp, numbers, punctuation) so that the output array is allocated exactly once
+    /// unless a string needs escaping that grows it.
+    private static let fixedLineCapacity = 384
+
     /// A security event as one JSON line ending in `\n`.
     public static func line(_ event: SecurityEvent, timestampMillis: Int64) -> [UInt8] {
-        var json = JSONText()
+        var capacity = fixedLineCapacity + clientLength(event.userAgent) + clientLength(event.requestID)
+            + (event.ipAddress?.utf8.count ?? 0)
+        switch event.payload {
+        case .auth(let userID, _, _, let reason):
+            capacity += (userID?.utf8.count ?? 0) + (reason?.utf8.count ?? 0)
+        case .access(let resource, let action, let userID, _):
+            capacity += clientLength(resource) + clientLength(action) + (userID?.utf8.count ?? 0)
+        case .security(_, let kind, let details):
+            capacity += kind.utf8.count
+            for (name, value) in details {
+                capacity += name.utf8.count + 4
+                if case .string(let text) = value { capacity += clientLength(text) } else { capacity += 20 }
+            }
+        }
+        var json = JSONText(capacity: capacity)
         json.beginObject()
         json.field("event_type", event.eventType)
-        timestampField(&json, timestampMillis)
+        json.field("timestamp", timestampMillis: timestampMillis)
         json.field("ip_address", event.ipAddress)
-        json.field("user_agent", bytes: event.userAgent.map(clientBytes))
-        json.field("request_id", bytes: event.requestID.map(clientBytes))
+        json.field("user_agent", event.userAgent, maxBytes: maxClientStringBytes)
+        json.field("request_id", event.requestID, maxBytes: maxClientStringBytes)
         switch event.payload {
         case .auth(let userID, let success, let method, let reason):
             json.field("user_id", userID)
@@ -56,8 +72,8 @@ public enum LogFormat {
             if let reason { json.field("reason", reason) }
             json.endObject()
         case .access(let resource, let action, let userID, let allowed):
-            json.field("resource", bytes: clientBytes(resource))
-            json.field("action", bytes: clientBytes(action))
+            json.field("resource", resource, maxBytes: maxClientStringBytes)
+            json.field("action", action, maxBytes: maxClientStringBytes)
             json.field("user_id", userID)
             json.field("allowed", allowed)
         case .security(let severity, let kind, let details):
@@ -66,73 +82,67 @@ public enum LogFormat {
             json.beginObject()
             json.field("kind", kind)
             for (name, value) in details where name != "kind" {
-                if case .string(let text) = value {
-                    json.field(name, bytes: clientBytes(text))
-                } else {
-                    json.field(name, value: value)
-                }
+                json.field(name, value: value, maxStringBytes: maxClientStringBytes)
             }
             json.endObject()
         }
         json.endObject()
-        var bytes = json.bytes
-        bytes.append(0x0A)
-        return bytes
+        json.endLine()
+        return json.bytes
     }
 
     /// An access record as one JSON line ending in `\n`.
     public static func line(_ record: AccessRecord, timestampMillis: Int64) -> [UInt8] {
-        var json = JSONText()
+        let pathBytes = min(pathLength(record.path), maxClientStringBytes)
+        let capacity = fixedLineCapacity + pathBytes + clientLength(record.method)
+            + clientLength(record.rpcMethod) + clientLength(record.tool) + clientLength(record.requestID)
+            + (record.userID?.utf8.count ?? 0) + record.ipAddress.utf8.count
+        var json = JSONText(capacity: capacity)
         json.beginObject()
         json.field("event_type", "request")
-        timestampField(&json, timestampMillis)
-        json.field("method", bytes: clientBytes(record.method))
-        json.field("path", bytes: clientBytes(pathOnly(record.path)))
+        json.field("timestamp", timestampMillis: timestampMillis)
+        json.field("method", record.method, maxBytes: maxClientStringBytes)
+        // Only the path: a query string or fragment (which may hold secrets) is never logged.
+        json.field("path", record.path, maxBytes: pathBytes)
         json.field("status", record.status)
         json.field("duration_ms", milliseconds: record.durationMilliseconds)
         json.field("bytes_in", record.bytesIn)
         json.field("bytes_out", record.bytesOut)
         json.field("upstream_ms", milliseconds: record.upstreamMilliseconds)
         json.field("user_id", record.userID)
-        json.field("rpc_method", bytes: record.rpcMethod.map(clientBytes))
-        json.field("tool", bytes: record.tool.map(clientBytes))
-        json.field("request_id", bytes: clientBytes(record.requestID))
+        json.field("rpc_method", record.rpcMethod, maxBytes: maxClientStringBytes)
+        json.field("tool", record.tool, maxBytes: maxClientStringBytes)
+        json.field("request_id", record.requestID, maxBytes: maxClientStringBytes)
         json.field("ip_address", record.ipAddress)
         json.endObject()
-        var bytes = json.bytes
-        bytes.append(0x0A)
-        return bytes
+        json.endLine()
+        return json.bytes
     }
 
-    private static func timestampField(_ json: inout JSONText, _ millis: Int64) {
-        var text = [UInt8]()
-        text.reserveCapacity(24)
-        appendTimestamp(millis, to: &text)
-        json.field("timestamp", bytes: text)
+    /// The UTF-8 length of a client string as it will be logged (before escaping), for the capacity
+    /// estimate. `utf8.count` is O(1) for native strings.
+    private static func clientLength(_ text: String?) -> Int {
+        min(text?.utf8.count ?? 0, maxClientStringBytes)
     }
 
-    private static func clientBytes(_ text: String) -> [UInt8] {
-        let utf8 = text.utf8
-        if utf8.count <= maxClientStringBytes { return Array(utf8) }
-        return Array(utf8.prefix(maxClientStringBytes))
-    }
-
-    private static func pathOnly(_ target: String) -> String {
-        guard let q = target.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else {
-            return target
+    /// The number of UTF-8 bytes of a request target before its query string or fragment.
+    private static func pathLength(_ target: String) -> Int {
+        let utf8 = target.utf8
+        func isPathEnd(_ b: UInt8) -> Bool { b == UInt8(ascii: "?") || b == UInt8(ascii: "#") }
+        if let length = utf8.withContiguousStorageIfAvailable({ $0.firstIndex(where: isPathEnd) ?? $0.count }) {
+            return length
         }
-        return String(Substring(target.utf8[..<q]))
+        guard let end = utf8.firstIndex(where: isPathEnd) else { return utf8.count }
+        return utf8.distance(from: utf8.startIndex, to: end)
     }
 
+    /// Appends `value` in decimal, zero-padded to `width` digits.
     private static func appendDigits(_ value: Int64, width: Int, to out: inout [UInt8]) {
-        var digits = [UInt8]()
-        var v = value
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(v % 10))
-            v /= 10
-        } while v > 0
-        if digits.count < width { out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count)) }
-        out.append(contentsOf: digits.reversed())
+        JSONText.appendDecimal(value.magnitude, minimumDigits: width, to: &out)
+    }
+
+    private static func appendDigits(_ value: UInt64, width: Int, to out: inout [UInt8]) {
+        JSONText.appendDecimal(value, minimumDigits: width, to: &out)
     }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
