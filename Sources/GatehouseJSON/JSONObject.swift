@@ -47,11 +47,19 @@ public struct JSONObject: Sendable {
     }
 
     /// Byte equality of two strings' UTF-8 forms.
+    ///
+    /// Reads both in place (`utf8.withContiguousStorageIfAvailable` borrows; `withUTF8` would need a
+    /// mutable copy of each, a retain and release per comparison). Only a non-contiguous string, which
+    /// never comes out of the reader, takes the element-by-element path.
     static func exactlyEqual(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        var a = a
-        var b = b
-        return a.withUTF8 { x in b.withUTF8 { y in x.elementsEqual(y) } }
+        let x = a.utf8
+        let y = b.utf8
+        guard x.count == y.count else { return false }
+        let contiguous = x.withContiguousStorageIfAvailable { p in
+            y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) }
+        }
+        if let contiguous, let equal = contiguous { return equal }
+        return x.elementsEqual(y)
     }
 }
 

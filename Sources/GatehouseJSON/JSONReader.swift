@@ -26,6 +26,17 @@ public enum JSONReader {
         return try parser.document()
     }
 
+    /// The usual case, a request or response body: read in place. Callers in other modules would
+    /// otherwise reach the unspecialized generic below, which finds the storage through protocol
+    /// witnesses at run time.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(JSONError) -> JSONValue {
+        // `withUnsafeBytes` rethrows untyped errors, hence the Result.
+        let outcome = bytes.withUnsafeBytes { raw in
+            Result { () throws(JSONError) -> JSONValue in try parse(raw, maxDepth: maxDepth) }
+        }
+        return try outcome.get()
+    }
+
     public static func parse<C: Collection>(_ bytes: C, maxDepth: Int = 64) throws(JSONError) -> JSONValue
     where C.Element == UInt8 {
         let direct: Result<JSONValue, JSONError>? = bytes.withContiguousStorageIfAvailable { buffer in
@@ -67,7 +78,8 @@ private struct Frame {
     mutating func insertKey(_ key: String) -> Bool {
         if keySet == nil {
             if members.count < 12 {
-                for member in members where JSONObject.exactlyEqual(member.key, key) { return false }
+                // By index, so that only keys are read: iterating members would copy (retain) each value.
+                for k in members.indices where JSONObject.exactlyEqual(members[k].key, key) { return false }
                 return true
             }
             keySet = Set(members.map { ExactKey(text: $0.key) })

@@ -115,7 +115,7 @@ extension JSONValue: Equatable {
 extension JSONValue: CustomStringConvertible {
     /// The compact JSON text.
     public var description: String {
-        String(decoding: JSONWriter.serialize(self), as: UTF8.self)
+        JSONWriter.text(self)
     }
 }
 

@@ -88,11 +88,45 @@ public enum JSONWriter {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// The bytes `writeString` escapes: `"`, `\` and control characters.
+    @inline(__always)
+    private static func needsEscape(_ c: UInt8) -> Bool {
+        c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\")
+    }
+
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
 
-    /// `s` as a JSON string literal, for log lines and messages.
+    /// The compact JSON text of `value` as a `String`, equal to the bytes of `serialize`. Scalars are
+    /// written straight into the string, with no intermediate byte array: a request id or a short string
+    /// becomes a small (inline) string and allocates nothing.
+    public static func text(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let text):
+            var copy = text
+            return copy.withUTF8 { JSONNumber.isValid($0) } ? text : "null"
+        case .string(let s): return quoted(s)
+        case .array, .object: return String(decoding: serialize(value), as: UTF8.self)
+        }
+    }
+
+    /// `s` as a JSON string literal, for log lines, messages and request ids.
     public static func quoted(_ s: String) -> String {
+        // Most strings need no escape: then the literal is built in place in one step (inline for up to
+        // 13 bytes of text), without the byte array and second copy of the general path.
+        let direct = s.utf8.withContiguousStorageIfAvailable { bytes -> String? in
+            guard !bytes.contains(where: needsEscape) else { return nil }
+            let n = bytes.count
+            return String(unsafeUninitializedCapacity: n + 2) { out in
+                out[0] = UInt8(ascii: "\"")
+                for k in 0..<n { out[k + 1] = bytes[k] }
+                out[n + 1] = UInt8(ascii: "\"")
+                return n + 2
+            }
+        }
+        if let direct, let direct { return direct }
         var out = [UInt8]()
         out.reserveCapacity(s.utf8.count + 2)
         writeString(s, into: &out)

@@ -5,15 +5,49 @@ public enum BearerCredential: Sendable, Equatable {
 
     /// Splits `Authorization: <scheme> <credential>`. The scheme is compared case-insensitively with
     /// `Bearer`; spaces and tabs around and between the parts are ignored; exactly one credential must follow.
+    ///
+    /// One pass over the UTF-8 bytes with two cursors, so the only allocation is the credential's own
+    /// `String` (none for credentials of up to 15 bytes): no array of parts, no intermediate substrings.
     public static func parse(authorization: String?) -> Result<BearerCredential, AuthFailure> {
-        guard let authorization else { return .failure(.missingHeader) }
-        let parts = authorization.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
-        // An empty or blank value is treated like an absent header, as the seed's `if not header` did.
-        guard let scheme = parts.first else { return .failure(.missingHeader) }
-        guard isBearer(scheme) else { return .failure(.invalidScheme) }
-        guard parts.count == 2 else { return .failure(.invalidFormat) }
-        let credential = String(Substring(parts[1]))
-        return .success(isJWTShaped(parts[1]) ? .jwt(credential) : .apiKey(credential))
+        guard var authorization else { return .failure(.missingHeader) }
+        // `withUTF8` gives the bytes of a native string in place (it only copies a bridged one).
+        return authorization.withUTF8 { bytes -> Result<BearerCredential, AuthFailure> in
+            let n = bytes.count
+            var i = skipBlanks(bytes, from: 0)
+            // An empty or blank value is treated like an absent header, as the seed's `if not header` did.
+            guard i < n else { return .failure(.missingHeader) }
+            let schemeStart = i
+            i = skipWord(bytes, from: i)
+            guard isBearer(UnsafeBufferPointer(rebasing: bytes[schemeStart..<i])) else {
+                return .failure(.invalidScheme)
+            }
+            let credentialStart = skipBlanks(bytes, from: i)
+            guard credentialStart < n else { return .failure(.invalidFormat) }
+            let credentialEnd = skipWord(bytes, from: credentialStart)
+            guard skipBlanks(bytes, from: credentialEnd) == n else { return .failure(.invalidFormat) }
+            let credential = UnsafeBufferPointer(rebasing: bytes[credentialStart..<credentialEnd])
+            // The cuts are at ASCII blanks, so the credential is whole UTF-8 and decodes unchanged.
+            let text = String(decoding: credential, as: UTF8.self)
+            return .success(isJWTShaped(credential) ? .jwt(text) : .apiKey(text))
+        }
+    }
+
+    /// Space and horizontal tab: what separates the scheme from the credential.
+    @inline(__always)
+    private static func isBlank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+
+    /// The position of the first non-blank byte at or after `start` (`bytes.count` when none).
+    private static func skipBlanks(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        while i < bytes.count, isBlank(bytes[i]) { i += 1 }
+        return i
+    }
+
+    /// The position of the first blank byte at or after `start` (`bytes.count` when none).
+    private static func skipWord(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        while i < bytes.count, !isBlank(bytes[i]) { i += 1 }
+        return i
     }
 
     /// Whether `bytes` is three base64url segments joined by dots. The header and payload segments must

@@ -169,11 +169,12 @@ extension MCPInspector {
                     id: nil, index: nil)
             }
 
-            // 2. JSON-RPC shape.
-            var messages: [Message] = []
+            // 2. JSON-RPC shape. A single message (the usual body) is held in a `CollectionOfOne`, so only
+            // a batch pays for an array of messages.
             switch document {
             case .object(let object):
-                messages.append(try classify(object, index: nil))
+                var message = CollectionOfOne(try classify(object, index: nil))
+                return try check(&message, document: document, fields: fields)
             case .array(let elements):
                 info.isBatch = true
                 guard settings.allowBatches else {
@@ -182,6 +183,7 @@ extension MCPInspector {
                 guard !elements.isEmpty else {
                     throw invalidRequest(field: "batch", error: "an empty batch", id: nil, index: nil)
                 }
+                var messages: [Message] = []
                 messages.reserveCapacity(elements.count)
                 for (index, element) in elements.enumerated() {
                     guard case .object(let object) = element else {
@@ -190,10 +192,20 @@ extension MCPInspector {
                     }
                     messages.append(try classify(object, index: index))
                 }
+                return try check(&messages, document: document, fields: fields)
             default:
                 throw invalidRequest(
                     field: "message", error: "expected a JSON-RPC object or array", id: nil, index: nil)
             }
+        }
+
+        /// Steps 3 to 7 over the classified `messages`, each step over all of them before the next.
+        ///
+        /// Messages are read in place through their indices (`messages[k].field`), never copied out whole
+        /// by a `for message in messages` loop, which would retain and release every field of each.
+        mutating func check<Messages: MutableCollection & RandomAccessCollection>(
+            _ messages: inout Messages, document: JSONValue, fields: MCPHeaderFields
+        ) throws(Stop) -> [UInt8]? where Messages.Element == Message, Messages.Index == Int {
             record(messages)
 
             // 3. tools/call parameters.
@@ -214,9 +226,9 @@ extension MCPInspector {
             // 5. Authorization.
             var accessEvents: [SecurityEvent] = []
             accessEvents.reserveCapacity(messages.count)
-            for message in messages {
-                guard let method = message.method, let resource = message.resource else { continue }
-                try authorize(resource: resource, method: method, id: message.idText)
+            for k in messages.indices {
+                guard let method = messages[k].method, let resource = messages[k].resource else { continue }
+                try authorize(resource: resource, method: method, id: messages[k].idText)
                 accessEvents.append(access(resource: resource, method: method, allowed: true))
             }
 
@@ -226,9 +238,9 @@ extension MCPInspector {
 
             // 7. Pinned tools.
             if settings.pinTools == .enforce {
-                for message in messages {
-                    guard let tool = message.tool, inspector.pins.isBlocked(tool: tool) else { continue }
-                    throw changedToolRefused(tool, id: message.idText)
+                for k in messages.indices {
+                    guard let tool = messages[k].tool, inspector.pins.isBlocked(tool: tool) else { continue }
+                    throw changedToolRefused(tool, id: messages[k].idText)
                 }
             }
 
@@ -243,7 +255,9 @@ extension MCPInspector {
             let idValue = members.id
             var idText: String? = nil
             if let idValue, Self.isStringOrNumber(idValue) {
-                idText = String(decoding: JSONWriter.serialize(idValue), as: UTF8.self)
+                // Written straight into a String: a number id is its own text and a short string id
+                // quotes into a small string, so no byte buffer is built and usually nothing allocated.
+                idText = JSONWriter.text(idValue)
             }
             guard case .string(let version)? = members.jsonrpc, version == "2.0" else {
                 throw invalidRequest(field: "jsonrpc", error: "must be \"2.0\"", id: idText, index: index)
@@ -296,13 +310,14 @@ extension MCPInspector {
             }
         }
 
-        mutating func record(_ messages: [Message]) {
-            for message in messages {
-                if info.rpcMethod == nil, let method = message.method { info.rpcMethod = method }
-                guard message.kind == .request, let id = message.idText else { continue }
+        mutating func record<Messages: RandomAccessCollection>(_ messages: Messages)
+        where Messages.Element == Message, Messages.Index == Int {
+            for k in messages.indices {
+                if info.rpcMethod == nil, let method = messages[k].method { info.rpcMethod = method }
+                guard messages[k].kind == .request, let id = messages[k].idText else { continue }
                 info.hasRequests = true
                 info.ids.append(id)
-                if message.method == "tools/list" { info.toolsListIDs.append(id) }
+                if messages[k].method == "tools/list" { info.toolsListIDs.append(id) }
             }
         }
 
@@ -319,11 +334,13 @@ extension MCPInspector {
             }
             var nameValue: JSONValue? = nil
             var argumentsValue: JSONValue? = nil
-            for member in object.members {
-                if MessageMembers.isKey(member.key, "name") {
-                    nameValue = member.value
-                } else if MessageMembers.isKey(member.key, "arguments") {
-                    argumentsValue = member.value
+            // By index: only the two values wanted are copied out, not every member.
+            let members = object.members
+            for k in members.indices {
+                if MessageMembers.isKey(members[k].key, "name") {
+                    nameValue = members[k].value
+                } else if MessageMembers.isKey(members[k].key, "arguments") {
+                    argumentsValue = members[k].value
                 }
             }
             guard let nameValue else {
@@ -350,39 +367,43 @@ extension MCPInspector {
 
         // MARK: Step 4
 
-        func sanitize(_ messages: [Message], document: JSONValue) throws(Stop) -> [UInt8]? {
+        func sanitize<Messages: RandomAccessCollection>(_ messages: Messages, document: JSONValue) throws(Stop)
+            -> [UInt8]? where Messages.Element == Message, Messages.Index == Int
+        {
             switch settings.sanitize {
             case .off:
                 return nil
             case .reject:
-                for message in messages {
-                    guard let arguments = message.arguments, let hit = Sanitizer.firstDangerous(in: arguments) else {
-                        continue
-                    }
+                for k in messages.indices {
+                    guard let arguments = messages[k].arguments, let hit = Sanitizer.firstDangerous(in: arguments)
+                    else { continue }
                     throw invalidParams(
                         field: Sanitizer.describe(path: hit.path, from: "params.arguments"),
-                        error: "contains a dangerous pattern (\(hit.pattern.rawValue))", id: message.idText,
-                        index: message.index)
+                        error: "contains a dangerous pattern (\(hit.pattern.rawValue))", id: messages[k].idText,
+                        index: messages[k].index)
                 }
                 return nil
             case .escape:
+                guard case .array(let elements) = document else {
+                    // One message: no per-message table to build.
+                    guard let arguments = messages[0].arguments, Sanitizer.needsEscaping(arguments) else { return nil }
+                    var out: [UInt8] = []
+                    try writeEscaped(messages[0], into: &out)
+                    return out
+                }
                 let needing = messages.map { $0.arguments.map(Sanitizer.needsEscaping) ?? false }
                 guard needing.contains(true) else { return nil }
                 var out: [UInt8] = []
-                if case .array(let elements) = document {
-                    out.append(UInt8(ascii: "["))
-                    for (k, element) in elements.enumerated() {
-                        if k > 0 { out.append(UInt8(ascii: ",")) }
-                        if needing[k] {
-                            try writeEscaped(messages[k], into: &out)
-                        } else {
-                            JSONWriter.write(element, into: &out)
-                        }
+                out.append(UInt8(ascii: "["))
+                for (k, element) in elements.enumerated() {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    if needing[k] {
+                        try writeEscaped(messages[k], into: &out)
+                    } else {
+                        JSONWriter.write(element, into: &out)
                     }
-                    out.append(UInt8(ascii: "]"))
-                } else {
-                    try writeEscaped(messages[0], into: &out)
                 }
+                out.append(UInt8(ascii: "]"))
                 return out
             }
         }
@@ -456,24 +477,26 @@ extension MCPInspector {
             }
         }
 
-        func checkMirroredHeaders(_ fields: MCPHeaderFields, messages: [Message]) throws(Stop) {
+        func checkMirroredHeaders<Messages: RandomAccessCollection>(_ fields: MCPHeaderFields, messages: Messages)
+            throws(Stop) where Messages.Element == Message, Messages.Index == Int
+        {
             let methodHeaders = fields.methods
             let nameHeaders = fields.names
             guard !methodHeaders.isEmpty || !nameHeaders.isEmpty else { return }
-            for message in messages {
+            for k in messages.indices {
                 for raw in methodHeaders {
-                    guard let method = message.method, MCPHeaderValue.matches(raw, expected: method) else {
+                    guard let method = messages[k].method, MCPHeaderValue.matches(raw, expected: method) else {
                         throw headerMismatch(
-                            header: "Mcp-Method", error: "does not match the body's method", message: message)
+                            header: "Mcp-Method", error: "does not match the body's method", message: messages[k])
                     }
                 }
                 guard !nameHeaders.isEmpty else { continue }
-                let expected = Self.mirroredName(message)
+                let expected = Self.mirroredName(messages[k])
                 for raw in nameHeaders {
                     guard let expected, MCPHeaderValue.matches(raw, expected: expected) else {
                         throw headerMismatch(
                             header: "Mcp-Name", error: "does not match the body's params.name or params.uri",
-                            message: message)
+                            message: messages[k])
                     }
                 }
             }
@@ -554,9 +577,9 @@ extension MCPInspector {
 
 /// The request headers inspection reads, gathered in one pass (names compared ASCII case-insensitively).
 struct MCPHeaderFields {
-    var sessionIDs: [String] = []
-    var methods: [String] = []
-    var names: [String] = []
+    var sessionIDs = HeaderValues()
+    var methods = HeaderValues()
+    var names = HeaderValues()
 
     init(_ headers: HTTPHeaders) {
         for field in headers {
@@ -581,6 +604,38 @@ struct MCPHeaderFields {
     }
 }
 
+/// The values of one request header, in arrival order. The first is held inline, so the usual single
+/// `Mcp-Session-Id` (or `Mcp-Method`, `Mcp-Name`) costs no array; only repeats go to `rest`.
+struct HeaderValues: Sequence {
+    private(set) var first: String? = nil
+    private var rest: [String] = []
+
+    var isEmpty: Bool { first == nil }
+
+    mutating func append(_ value: String) {
+        if first == nil { first = value } else { rest.append(value) }
+    }
+
+    func makeIterator() -> Iterator { Iterator(values: self) }
+
+    /// `first`, then `rest` in order.
+    struct Iterator: IteratorProtocol {
+        let values: HeaderValues
+        /// -1 before `first`, else the position in `rest` of the next value.
+        var position = -1
+
+        mutating func next() -> String? {
+            if position < 0 {
+                position = 0
+                return values.first
+            }
+            guard position < values.rest.count else { return nil }
+            position += 1
+            return values.rest[position - 1]
+        }
+    }
+}
+
 /// The members of a JSON-RPC message the inspection reads, found in one pass over the object.
 private struct MessageMembers {
     var id: JSONValue? = nil
@@ -591,15 +646,16 @@ private struct MessageMembers {
     var error: JSONValue? = nil
 
     init(_ object: JSONObject) {
-        for member in object.members {
-            let key = member.key
-            switch key.utf8.count {
-            case 2 where Self.isKey(key, "id"): id = member.value
-            case 5 where Self.isKey(key, "error"): error = member.value
-            case 6 where Self.isKey(key, "method"): method = member.value
-            case 6 where Self.isKey(key, "params"): params = member.value
-            case 6 where Self.isKey(key, "result"): result = member.value
-            case 7 where Self.isKey(key, "jsonrpc"): jsonrpc = member.value
+        // By index: a member is only copied out when it is one of these.
+        let members = object.members
+        for k in members.indices {
+            switch members[k].key.utf8.count {
+            case 2 where Self.isKey(members[k].key, "id"): id = members[k].value
+            case 5 where Self.isKey(members[k].key, "error"): error = members[k].value
+            case 6 where Self.isKey(members[k].key, "method"): method = members[k].value
+            case 6 where Self.isKey(members[k].key, "params"): params = members[k].value
+            case 6 where Self.isKey(members[k].key, "result"): result = members[k].value
+            case 7 where Self.isKey(members[k].key, "jsonrpc"): jsonrpc = members[k].value
             default: continue
             }
         }

@@ -63,13 +63,25 @@ public struct RateDecision: Sendable, Equatable {
 
     /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, and `Retry-After` when refused: for
     /// every answer of a rate-limited request, the 429 included.
+    ///
+    /// Built at its final size in one allocation (the 429 does not regrow it for `Retry-After`). The
+    /// names are literals and the numbers small strings, so nothing else is allocated or reference-counted.
     public var headers: [(String, String)] {
-        var headers = [
-            ("RateLimit-Limit", String(limit)), ("RateLimit-Remaining", String(remaining)),
-            ("RateLimit-Reset", String(resetSeconds)),
-        ]
-        if !allowed { headers.append(("Retry-After", String(retryAfterSeconds))) }
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(allowed ? 3 : 4)
+        appendHeaders(to: &headers, includingRetryAfter: true)
         return headers
+    }
+
+    /// Appends the `RateLimit-*` headers, and `Retry-After` when refused and `includingRetryAfter`, to
+    /// `headers`: for a caller that collects an answer's headers in an array of its own and would
+    /// otherwise build `headers` only to copy (or filter) it.
+    public func appendHeaders(to headers: inout [(String, String)], includingRetryAfter: Bool) {
+        // `String(Int)` of up to 15 characters is a small (inline) string: no allocation.
+        headers.append(("RateLimit-Limit", String(limit)))
+        headers.append(("RateLimit-Remaining", String(remaining)))
+        headers.append(("RateLimit-Reset", String(resetSeconds)))
+        if includingRetryAfter, !allowed { headers.append(("Retry-After", String(retryAfterSeconds))) }
     }
 
     /// The 429 `Rate limit exceeded` with this decision's headers and a `security` event of kind

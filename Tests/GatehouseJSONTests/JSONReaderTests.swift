@@ -229,6 +229,20 @@ final class JSONReaderTests: XCTestCase {
         XCTAssertEqual(try JSONReader.parse(#"{"b":true}"#.utf8), ["b": true])
         XCTAssertThrowsError(try JSONReader.parse(UnsafeRawBufferPointer(start: nil, count: 0)))
     }
+
+    /// The `[UInt8]` overload and the generic entry (here through a slice) agree on values and errors.
+    func testArrayOverloadMatchesGenericEntry() {
+        var r = SeededRandom(seed: 7)
+        var documents: [[UInt8]] = [[], Array(" ".utf8), Array("{}".utf8), Array(#"{"a":1,"a":2}"#.utf8)]
+        for _ in 0..<500 { documents.append(DocumentGenerator.glitchedDocument(using: &r)) }
+        for document in documents {
+            let viaArray = Result { () throws(JSONError) -> JSONValue in try JSONReader.parse(document, maxDepth: 8) }
+            let viaSlice = Result { () throws(JSONError) -> JSONValue in
+                try JSONReader.parse(document[...], maxDepth: 8)
+            }
+            XCTAssertEqual(viaArray, viaSlice, String(decoding: document, as: UTF8.self))
+        }
+    }
 }
 
 extension Result where Failure == JSONError {

@@ -23,6 +23,36 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(String(decoding: out, as: UTF8.self), #"x"y\"""#)
     }
 
+    /// `text` and the in-place path of `quoted` give exactly the bytes of `serialize`, whatever needs
+    /// escaping, on both sides of the 15-byte inline-string limit.
+    func testTextMatchesSerialize() {
+        var values: [JSONValue] = [
+            nil, true, false, 0, -7, .number("1e400"), .number("-0.0"), .number("01"), .number(""), .number("1."),
+            "", "a", "0123456789abc", "0123456789abcd", "0123456789abcdef", "tok-42", "a\"b", "back\\slash",
+            "\u{0}", "\u{1f}x", "\u{7f}", "é", "😀 and more than fifteen bytes", "/", [1, "x"], ["k": "v"],
+        ]
+        var r = SeededRandom(seed: 42)
+        let alphabet: [Unicode.Scalar] = ["a", "\"", "\\", "\u{0}", "\n", "\u{1f}", " ", "\u{7f}", "é", "😀", "\u{2028}"]
+        for _ in 0..<2_000 {
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<r.int(0..<24) { scalars.append(r.pick(alphabet)) }
+            values.append(.string(String(scalars)))
+        }
+        for _ in 0..<200 {
+            if let document = try? TestSupport.read(DocumentGenerator.validDocument(using: &r)).get() {
+                values.append(document)
+            }
+        }
+        for value in values {
+            let expected = String(decoding: JSONWriter.serialize(value), as: UTF8.self)
+            XCTAssertEqual(Array(JSONWriter.text(value).utf8), Array(expected.utf8), "\(expected)")
+            XCTAssertEqual(Array(value.description.utf8), Array(expected.utf8))
+            if case .string(let s) = value {
+                XCTAssertEqual(Array(JSONWriter.quoted(s).utf8), Array(expected.utf8))
+            }
+        }
+    }
+
     func testEveryASCIICharacterRoundTrips() {
         let all = String(String.UnicodeScalarView((0..<0x80).compactMap(Unicode.Scalar.init)))
         let written = JSONWriter.serialize(.string(all))

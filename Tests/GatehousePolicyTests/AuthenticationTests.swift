@@ -81,6 +81,60 @@ final class BearerCredentialTests: XCTestCase {
             XCTAssertEqual(f.method, method)
         }
     }
+
+    /// The one-pass parser against the split-based one it replaced, on random headers built from
+    /// pieces that sit on its edges: blanks of both kinds, empty parts, dots, near-miss schemes,
+    /// non-ASCII and base64url-invalid bytes.
+    func testOnePassParseMatchesSplitReference() {
+        let pieces = [
+            " ", "  ", "\t", " \t ", "", "Bearer", "bearer", "BEARER", "BeArEr", "Bearer:", "Bearerx", "Bearér",
+            "Basic", "bearer\u{0}", "Bear", "er", ".", "..", "a", "a.b", "a.b.c", "a.b.", ".b.c", "a..c", "eyJhbGciOi",
+            "-_", "+", "/", "=", "é", "k\u{1F600}", "sk_live_abcdef", "\r", "\n", "\u{A0}", "0", "xyz.abc.def.ghi",
+        ]
+        var rng = SplitMix64(seed: 0x6265_6172_6572)
+        var inputs: [String] = ["", " ", "\t", "Bearer", "Bearer ", " Bearer a.b.c ", "Bearer\ta.b.c\t"]
+        for _ in 0..<20_000 {
+            var header = ""
+            for _ in 0..<Int(rng.next() % 7) { header += pieces[Int(rng.next() % UInt64(pieces.count))] }
+            inputs.append(header)
+        }
+        for header in inputs {
+            XCTAssertEqual(
+                BearerCredential.parse(authorization: header), Self.referenceParse(header),
+                "header \(header.debugDescription)")
+        }
+        XCTAssertEqual(BearerCredential.parse(authorization: nil), Self.referenceParse(nil))
+    }
+
+    /// The implementation before the one-pass parser, kept verbatim as the oracle.
+    private static func referenceParse(_ authorization: String?) -> Result<BearerCredential, AuthFailure> {
+        guard let authorization else { return .failure(.missingHeader) }
+        let parts = authorization.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
+        guard let scheme = parts.first else { return .failure(.missingHeader) }
+        guard referenceIsBearer(scheme) else { return .failure(.invalidScheme) }
+        guard parts.count == 2 else { return .failure(.invalidFormat) }
+        let credential = String(Substring(parts[1]))
+        return .success(BearerCredential.isJWTShaped(parts[1]) ? .jwt(credential) : .apiKey(credential))
+    }
+
+    private static func referenceIsBearer<C: Collection>(_ scheme: C) -> Bool where C.Element == UInt8 {
+        guard scheme.count == 6 else { return false }
+        for (c, b) in zip(scheme, "bearer".utf8) where c | 0x20 != b { return false }
+        return true
+    }
+}
+
+/// A small seeded generator (SplitMix64), so a failing random input can be replayed.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
 
 final class APIKeyStoreTests: XCTestCase {

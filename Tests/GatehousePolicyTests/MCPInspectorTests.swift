@@ -447,4 +447,51 @@ final class MCPInspectorTests: MCPInspectionTestCase {
         XCTAssertTrue(decision.info.isBatch)
         XCTAssertEqual(decision.info.rpcMethod, "tools/call")
     }
+
+    /// The header gathering keeps every value of a repeated header, in order, with the first inline.
+    func testHeaderFieldsKeepEveryValueInOrder() {
+        let none = MCPHeaderFields(["Content-Type": "application/json"])
+        XCTAssertTrue(none.sessionIDs.isEmpty)
+        XCTAssertNil(none.sessionIDs.first)
+        XCTAssertEqual(Array(none.sessionIDs), [])
+        let headers = HTTPHeaders([
+            ("MCP-SESSION-ID", "s1"), ("Mcp-Method", "tools/call"), ("mcp-session-id", "s2"), ("Mcp-Name", "echo"),
+            ("Mcp-Session-Id", "s3"), ("Mcp-Session-Idx", "no"), ("Mcp-Names", "no"),
+        ])
+        let fields = MCPHeaderFields(headers)
+        XCTAssertEqual(fields.sessionIDs.first, "s1")
+        XCTAssertEqual(Array(fields.sessionIDs), ["s1", "s2", "s3"])
+        XCTAssertEqual(Array(fields.methods), ["tools/call"])
+        XCTAssertEqual(Array(fields.names), ["echo"])
+        var iterator = fields.methods.makeIterator()
+        XCTAssertEqual(iterator.next(), "tools/call")
+        XCTAssertNil(iterator.next())
+        XCTAssertNil(iterator.next())
+    }
+
+    /// A batch of one takes the array path, a lone message the single-message path: same verdicts.
+    func testLoneMessageAndBatchOfOneAgree() {
+        let bodies = [
+            call("echo"), call("a b"), call("delete_all"), #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            #"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#, #"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            #"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, call("echo", arguments: #"{"t":"<script>x</script>"}"#),
+        ]
+        for mode in [SanitizeMode.off, .reject, .escape] {
+            var settings = MCPInspectionSettings()
+            settings.sanitize = mode
+            for body in bodies {
+                let lone = decide(body, settings: settings, principal: caller)
+                let batch = decide("[" + body + "]", settings: settings, principal: caller)
+                XCTAssertEqual(lone.rejection?.status, batch.rejection?.status, body)
+                XCTAssertEqual(lone.info.ids, batch.info.ids, body)
+                XCTAssertEqual(lone.info.rpcMethod, batch.info.rpcMethod, body)
+                XCTAssertEqual(lone.info.calledTools, batch.info.calledTools, body)
+                XCTAssertEqual(lone.info.resource, batch.info.resource, body)
+                XCTAssertEqual(lone.info.accessEvents.count, batch.info.accessEvents.count, body)
+                if case .forward(let loneBody, _) = lone, case .forward(let batchBody, _) = batch {
+                    XCTAssertEqual(batchBody, loneBody.map { [UInt8(ascii: "[")] + $0 + [UInt8(ascii: "]")] }, body)
+                }
+            }
+        }
+    }
 }

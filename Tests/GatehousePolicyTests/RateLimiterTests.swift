@@ -163,6 +163,30 @@ final class RateLimiterTests: XCTestCase {
             ["RateLimit-Limit: 5", "RateLimit-Remaining: 0", "RateLimit-Reset: 50", "Retry-After: 10"])
     }
 
+    func testAppendHeadersMatchesHeaders() {
+        let decisions = [
+            RateDecision(allowed: true, limit: 100, remaining: 99, resetSeconds: 1, retryAfterSeconds: 0),
+            RateDecision(allowed: false, limit: 5, remaining: 0, resetSeconds: 50, retryAfterSeconds: 10),
+            RateDecision(
+                allowed: false, limit: Int.max, remaining: Int.min, resetSeconds: 123_456_789_012_345_678,
+                retryAfterSeconds: -1),
+        ]
+        for decision in decisions {
+            var collected: [(String, String)] = [("X-Before", "1")]
+            decision.appendHeaders(to: &collected, includingRetryAfter: true)
+            XCTAssertEqual(
+                collected.dropFirst().map { "\($0.0): \($0.1)" }, decision.headers.map { "\($0.0): \($0.1)" })
+            XCTAssertEqual(collected.first?.0, "X-Before")
+            var withoutRetry: [(String, String)] = []
+            decision.appendHeaders(to: &withoutRetry, includingRetryAfter: false)
+            XCTAssertEqual(
+                withoutRetry.map { "\($0.0): \($0.1)" },
+                decision.headers.filter { $0.0 != "Retry-After" }.map { "\($0.0): \($0.1)" })
+        }
+        let last = decisions[2].headers.map(\.1)
+        XCTAssertEqual(last, [String(Int.max), String(Int.min), "123456789012345678", "-1"])
+    }
+
     func testRejectionIs429WithEvent() throws {
         let limiter = RateLimiter(limit: RateLimit(capacity: 1, refillPerSecond: 0.5), maxTrackedClients: 10)
         _ = limiter.take(key: "203.0.113.9", now: 0)
