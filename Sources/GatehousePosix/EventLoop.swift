@@ -32,6 +32,10 @@ public final class EventLoop: @unchecked Sendable {
     private var slots: [Slot] = []
     private var nextGeneration: UInt32 = 1
     private let pending = Mutex<[@Sendable () -> Void]>([])
+    /// Registrations to be called as readable after the current batch although epoll has nothing for them:
+    /// bytes wait in a user-space buffer (TLS read-ahead) that epoll cannot see. Loop thread only.
+    private var readyAgain: [(fd: Int32, generation: UInt32)] = []
+    private var readyBatch: [(fd: Int32, generation: UInt32)] = []
     private let timers: TimerWheel
     private let stopped = Atomic<Bool>(false)
     private var thread: pthread_t?
@@ -85,6 +89,14 @@ public final class EventLoop: @unchecked Sendable {
         slots[i].handler = nil
         slots[i].generation = 0
         registeredCount -= 1
+    }
+
+    /// Calls `fd`'s handler with a readable event after the current batch of events, as if epoll had
+    /// reported it (loop thread only). For input already taken from the socket into a user-space buffer.
+    public func markReadable(_ fd: Int32) {
+        let idx = Int(fd)
+        guard idx >= 0, idx < slots.count, slots[idx].handler != nil else { return }
+        readyAgain.append((fd, slots[idx].generation))
     }
 
     private func bits(_ readable: Bool, _ writable: Bool) -> UInt32 {
@@ -147,7 +159,7 @@ public final class EventLoop: @unchecked Sendable {
         var tokens = [UInt64](repeating: 0, count: 256)
         while !stopped.load(ordering: .acquiring) {
             now = monotonicMilliseconds()
-            let timeout = timers.millisecondsUntilNextTick(now: now)
+            let timeout = readyAgain.isEmpty ? timers.millisecondsUntilNextTick(now: now) : 0
             let n = events.withUnsafeMutableBufferPointer { ev in
                 tokens.withUnsafeMutableBufferPointer { tk in
                     gh_epoll_wait(epfd, ev.baseAddress, tk.baseAddress, 256, timeout)
@@ -171,8 +183,19 @@ public final class EventLoop: @unchecked Sendable {
             }
             timers.advance(now: now)
             runPendingTasks()
+            if !readyAgain.isEmpty { runReadyAgain() }
         }
         runPendingTasks()
+    }
+
+    private func runReadyAgain() {
+        swap(&readyAgain, &readyBatch)
+        for (fd, generation) in readyBatch {
+            let idx = Int(fd)
+            guard idx < slots.count, slots[idx].generation == generation, let h = slots[idx].handler else { continue }
+            h.handleEvent(EventBits.readable)
+        }
+        readyBatch.removeAll(keepingCapacity: true)
     }
 
     private func runPendingTasks() {

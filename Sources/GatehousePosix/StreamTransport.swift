@@ -17,6 +17,11 @@ public struct StreamTransport {
 
     public var isTLS: Bool { tls != nil }
 
+    /// After a read shorter than asked: whether more bytes may be had without waiting for epoll. A plain
+    /// socket that gave less than asked is drained (level-triggered epoll reports the next bytes); a TLS
+    /// session may hold records it read ahead.
+    public var mayHaveMoreInput: Bool { tls?.hasBufferedInput ?? false }
+
     public mutating func read(_ buffer: UnsafeMutableRawBufferPointer) -> Int {
         guard let tls else { return Socket.receive(fd, buffer) }
         do {

@@ -120,6 +120,10 @@ public final class TLSConnection {
         }
     }
 
+    /// Bytes already read from the socket but not yet handed out (decrypted or still to decrypt): the
+    /// owner must read again before waiting for epoll, which knows only about the socket.
+    public var hasBufferedInput: Bool { SSL_has_pending(ssl) == 1 }
+
     /// Reads decrypted bytes. `.closed` once the peer has closed; may return `.wantWrite` (TLS 1.2
     /// key updates and alerts need to send).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TLSError) -> TLSIO {

@@ -193,6 +193,10 @@ public final class TLSContext: @unchecked Sendable {
             context,
             gh_SSL_MODE_ENABLE_PARTIAL_WRITE() | gh_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER()
                 | gh_SSL_MODE_RELEASE_BUFFERS())
+        // Read-ahead: one read(2) takes whatever the socket holds (a record's header and body, or several
+        // records) instead of two reads per record; `TLSConnection.hasBufferedInput` tells the owner when
+        // bytes wait in OpenSSL rather than in the socket (epoll would not report them).
+        gh_SSL_CTX_set_read_ahead(context, 1)
     }
 
     /// The PEM chain (leaf first) and its key; a key that is not the leaf's is refused.

@@ -192,6 +192,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private func readFromSocket() {
         var eof = false
         var failure: Int32 = 0
+        /// Everything the socket and the TLS session had was read: epoll reports what comes next.
+        var drained = false
         let inputCap = 4 * ClientConnection.readChunk + state.limits.maxHeaderBytes
         while isReading && input.readableBytes < inputCap {
             let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: ClientConnection.readChunk) { p -> Int in
@@ -199,14 +201,18 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             }
             if transport.readWantsWrite { updateInterest() }
             if r > 0 {
-                // A short plain read drained the socket; TLS hands out one record at a time, so read on.
-                if r < ClientConnection.readChunk && !transport.isTLS { break }
+                // A short read drained the socket — unless TLS read ahead more records than it handed out.
+                if r < ClientConnection.readChunk && !transport.mayHaveMoreInput {
+                    drained = true
+                    break
+                }
                 continue
             }
             if r == 0 { eof = true; break }
             let e = Int32(-r)
             if e == EINTR { continue }
             if e != EAGAIN { failure = e }
+            drained = true
             break
         }
         if !input.isEmpty && !ex.isActive && idleTimer.isArmed {
@@ -223,6 +229,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         // (a pipelining client waits while the answer before its requests is written).
         if input.readableBytes >= inputCap { setReading(false) }
         releaseIdleBuffers()
+        // Stopped early (full buffer, reading paused) with records still inside TLS: epoll cannot see them.
+        if !drained && isReading && transport.mayHaveMoreInput { loop.markReadable(fd) }
     }
 
     // MARK: Request parsing
@@ -758,6 +766,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
 
     func upstreamReadable(_ upstream: UpstreamConnection, eof: Bool) {
         guard ex.upstream === upstream else { return }
+        // Everything this read produced (head, body, end) goes out in one write — one TLS record.
+        defer { flushOutput() }
         do {
             while ex.upstream === upstream, let part = try upstream.parser.next(&upstream.input) {
                 handleUpstreamPart(part, upstream)
@@ -817,7 +827,6 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             } else {
                 output.writeBytes(bytes)
             }
-            flushOutput()
         case .end:
             if ex.isCallTimed { loop.cancel(responseTimer) }
             if let held = ex.heldResponseHead, let info = ex.mcpInfo {
@@ -924,7 +933,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         }
         if !keepsAlive(head) { headers.add(name: "Connection", value: "close") }
         HTTPSerializer.writeResponseHead(status: upstreamHead.status, headers: headers, into: &output)
-        flushOutput()
+        // Not flushed here: upstreamReadable writes the head with whatever body came in the same read.
     }
 
     private func keepsAlive(_ head: HTTPRequestHead) -> Bool {
@@ -1075,6 +1084,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         guard on != isReading, !isClosed else { return }
         isReading = on
         updateInterest()
+        // Input that TLS read ahead while reading was paused is invisible to epoll.
+        if on && transport.mayHaveMoreInput { loop.markReadable(fd) }
     }
 
     private func updateInterest() {

@@ -110,6 +110,7 @@ final class UpstreamConnection: EventHandler {
         guard isReading || delegate == nil else { return }
         var eof = false
         var gotBytes = false
+        var drained = false
         readLoop: while input.readableBytes < 256 * 1024 {
             do {
                 let r = input.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { p -> Int in
@@ -119,13 +120,19 @@ final class UpstreamConnection: EventHandler {
                 if r > 0 {
                     gotBytes = true
                     bytesReceived += r
-                    if r < 16 * 1024 && !transport.isTLS { break readLoop }
+                    if r < 16 * 1024 && !transport.mayHaveMoreInput {
+                        drained = true
+                        break readLoop
+                    }
                     continue
                 }
                 if r == 0 { eof = true; break readLoop }
                 let e = Int32(-r)
                 if e == EINTR { continue }
-                if e == EAGAIN { break readLoop }
+                if e == EAGAIN {
+                    drained = true
+                    break readLoop
+                }
                 throw SystemError("read", errno: e)
             } catch {
                 let d = delegate
@@ -141,6 +148,8 @@ final class UpstreamConnection: EventHandler {
             return
         }
         if gotBytes || eof { d.upstreamReadable(self, eof: eof) }
+        // Stopped at the buffer cap with records still inside TLS: epoll cannot see them.
+        if !drained && !eof && state == .connected && isReading && transport.mayHaveMoreInput { loop.markReadable(fd) }
     }
 
     /// Writes what it can of `output`; arms EPOLLOUT for the rest.
@@ -170,6 +179,7 @@ final class UpstreamConnection: EventHandler {
         guard on != isReading else { return }
         isReading = on
         updateInterest()
+        if on && state == .connected && transport.mayHaveMoreInput { loop.markReadable(fd) }
         if on && !input.isEmpty { delegate?.upstreamReadable(self, eof: false) }
     }
 

@@ -744,3 +744,114 @@ def test_tls_verify_false_on_a_non_loopback_upstream_exit_2(workdir, pki, keys):
         f"cert = {json.dumps(str(pki.server.cert))}\nkey = {json.dumps(str(pki.server.key))}",
         upstream_lines='url = "https://mcp.example.com:8443"\ntls_verify = false'))
     assert_refused(run_until_exit(["run", "--config", str(path)]), "upstream.tls_verify")
+
+
+# --- TLS records that arrive together (read-ahead) ----------------------------------------------------
+
+
+def _bio_session(gw) -> tuple[socket.socket, ssl.SSLObject, ssl.MemoryBIO, ssl.MemoryBIO]:
+    """A TLS session driven through memory BIOs, so that a test decides how records meet the socket."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = gw.context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    sock = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            if outgoing.pending:
+                sock.sendall(outgoing.read())
+            data = sock.recv(65536)
+            assert data, "the gateway closed during the handshake"
+            incoming.write(data)
+    if outgoing.pending:
+        sock.sendall(outgoing.read())
+    return sock, tls, incoming, outgoing
+
+
+def _read_responses(sock, tls, incoming, count: int, deadline: float = 10.0) -> list:
+    from hostile_support import split_responses
+
+    data = b""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            piece = tls.read(1 << 20)
+            if not piece:
+                break
+            data += piece
+            try:
+                got = split_responses(data)
+                if len(got) >= count and all(len(r[2]) == int(r[1].get("content-length", len(r[2]))) for r in got):
+                    break
+            except (ValueError, IndexError):
+                pass
+            continue
+        except ssl.SSLWantReadError:
+            pass
+        sock.settimeout(max(0.1, end - time.monotonic()))
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
+            break
+        if not chunk:
+            break
+        incoming.write(chunk)
+    return split_responses(data)
+
+
+def test_tls_records_arriving_together_are_all_read(tls_gateway, echo, keys):
+    """Twenty pipelined requests, one TLS record each, sent in one write: the gateway reads them all from
+    its TLS session (whose read-ahead may hold records epoll knows nothing about) and answers each."""
+    gw = tls_gateway("records", echo.url)
+    sock, tls, incoming, outgoing = _bio_session(gw)
+    try:
+        for i in range(20):
+            tls.write(f"GET /item/{i} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {keys.plain}\r\n\r\n".encode())
+        sock.sendall(outgoing.read())
+        responses = _read_responses(sock, tls, incoming, 20)
+        assert [r[0] for r in responses] == [200] * 20, responses[:3]
+        assert [json.loads(r[2])["path"] for r in responses] == [f"/item/{i}" for i in range(20)]
+    finally:
+        sock.close()
+
+
+def test_tls_body_larger_than_the_input_buffer_in_one_write(tls_gateway, echo, keys):
+    """A 900 kB body sent as back-to-back records in one write: reading pauses at the connection's buffer
+    cap and resumes — the records TLS read ahead meanwhile are not forgotten."""
+    gw = tls_gateway("bigbody", echo.url)
+    body = (b"0123456789abcdef" * 65536)[:900_000]  # under the default max_body_bytes (1 MiB)
+    sock, tls, incoming, outgoing = _bio_session(gw)
+    try:
+        tls.write(b"POST /upload HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + keys.plain.encode()
+                  + b"\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                  + str(len(body)).encode() + b"\r\n\r\n")
+        for i in range(0, len(body), 16384):
+            tls.write(body[i:i + 16384])
+        sock.sendall(outgoing.read())
+        responses = _read_responses(sock, tls, incoming, 1, deadline=20)
+        assert responses and responses[0][0] == 200, responses[:1]
+        assert len(json.loads(responses[0][2])["body"]) == len(body)
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("extra", [2000, 7000])
+def test_tls_pipelined_past_the_input_cap_loses_nothing(tls_gateway, echo, keys, extra):
+    """Pipelined requests just over the connection's input cap (4 × 16 KiB + the 16 KiB head limit), sent
+    at once: reading pauses at the cap while the last records sit in the TLS session's read-ahead buffer,
+    with nothing left in the socket for epoll to report. Every request must still be answered."""
+    gw = tls_gateway(f"cap{extra}", echo.url)
+    pad = "p" * 900
+    one = f"GET /n/{{}} HTTP/1.1\r\nHost: gw\r\nX-Pad: {pad}\r\nAuthorization: Bearer {keys.plain}\r\n\r\n"
+    count = (81920 + extra) // len(one.format(0)) + 1
+    sock, tls, incoming, outgoing = _bio_session(gw)
+    try:
+        for i in range(count):
+            tls.write(one.format(i).encode())
+        sock.sendall(outgoing.read())
+        responses = _read_responses(sock, tls, incoming, count, deadline=8)
+        assert len(responses) == count, f"{len(responses)} of {count} answered"
+        assert [json.loads(r[2])["path"] for r in responses] == [f"/n/{i}" for i in range(count)]
+    finally:
+        sock.close()

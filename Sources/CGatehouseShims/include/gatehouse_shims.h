@@ -51,6 +51,7 @@ long gh_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version);
 long gh_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
 long gh_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t options);
 long gh_SSL_CTX_set_mode(SSL_CTX *ctx, long mode);
+void gh_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes);
 long gh_SSL_CTX_set_session_cache_mode(SSL_CTX *ctx, long mode);
 int gh_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
 long gh_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
