@@ -48,32 +48,44 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
         fields.removeAll { Self.namesEqual($0.name, name) }
     }
 
+    // The lookups below walk indices and read `fields[i].name` in place rather than binding each field
+    // to a loop variable: only the value that is returned gets copied (retained).
+
     /// The value of the first field called `name`.
     public func first(name: String) -> String? {
-        for field in fields where Self.namesEqual(field.name, name) { return field.value }
+        for i in fields.indices where Self.namesEqual(fields[i].name, name) { return fields[i].value }
         return nil
     }
 
     /// The value of every field called `name`, in order.
     public func values(name: String) -> [String] {
-        fields.compactMap { Self.namesEqual($0.name, name) ? $0.value : nil }
+        var result: [String] = []
+        for i in fields.indices where Self.namesEqual(fields[i].name, name) { result.append(fields[i].value) }
+        return result
     }
 
     public func contains(name: String) -> Bool {
-        fields.contains { Self.namesEqual($0.name, name) }
+        for i in fields.indices where Self.namesEqual(fields[i].name, name) { return true }
+        return false
     }
 
     /// True when a field called `name` holds `token` as one of its comma-separated elements, compared
     /// case-insensitively (`Connection: keep-alive, Upgrade` contains `upgrade`).
     public func containsToken(_ token: String, inField name: String) -> Bool {
-        for field in fields where Self.namesEqual(field.name, name) {
-            var found = false
-            Self.forEachListElement(field.value) { element in
-                if !found && Self.namesEqual(element, token) { found = true }
-            }
-            if found { return true }
+        for i in fields.indices where Self.namesEqual(fields[i].name, name) {
+            if Self.listValue(fields[i].value, containsToken: token) { return true }
         }
         return false
+    }
+
+    /// True when one of the comma-separated elements of `value` (trimmed, empty ones skipped) equals
+    /// `token` ignoring ASCII case. Walks the value in place: no array of elements is built.
+    public static func listValue<T: StringProtocol>(_ value: String, containsToken token: T) -> Bool {
+        var found = false
+        forEachListElement(value) { element in
+            if !found && namesEqual(element, token) { found = true }
+        }
+        return found
     }
 
     /// Every comma-separated element of every field called `name`, trimmed, empty elements skipped
@@ -99,18 +111,79 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
         return true
     }
 
-    /// ASCII case-insensitive equality, without allocating.
-    @inlinable static func namesEqual<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
+    /// True when `a` and `b` are equal ignoring ASCII case (bytes 0x80 and up compare exactly, so "é" and
+    /// "É" differ). The hot path of every lookup: lengths first, then one pass over the contiguous UTF-8
+    /// of both (native strings always have it); the element-wise walk is only for strings without
+    /// contiguous storage (bridged ones), never allocating either way.
+    @inlinable public static func namesEqual<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
         let x = a.utf8
         let y = b.utf8
         guard x.count == y.count else { return false }
+        let contiguous: Bool? =
+            x.withContiguousStorageIfAvailable { p in
+                y.withContiguousStorageIfAvailable { q in bytesEqualIgnoringCase(p, q) }
+            } ?? nil
+        if let contiguous { return contiguous }
         return x.elementsEqual(y) { ASCII.lowercased($0) == ASCII.lowercased($1) }
     }
 
+    /// True when `bytes` (a field name's UTF-8) equal `lowercase` ignoring ASCII case. `lowercase` must be
+    /// lower-case ASCII, so only the name's bytes are folded. For classifying a name against fixed lists
+    /// once its bytes are in hand (see `ProxyHeaders.FieldKind`).
+    @inlinable public static func bytes(
+        _ bytes: UnsafeBufferPointer<UInt8>, equalLowercase lowercase: StaticString
+    ) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return startsWith(bytes, lowercase)
+    }
+
+    /// True when `bytes` begin with `lowercase` (lower-case ASCII) ignoring ASCII case.
+    @inlinable public static func bytes(
+        _ bytes: UnsafeBufferPointer<UInt8>, haveLowercasePrefix lowercase: StaticString
+    ) -> Bool {
+        guard bytes.count >= lowercase.utf8CodeUnitCount else { return false }
+        return startsWith(bytes, lowercase)
+    }
+
+    /// `bytes` (at least as long as `lowercase`) begin with `lowercase`, folding only `bytes`.
+    @inlinable static func startsWith(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        lowercase.withUTF8Buffer { expected in
+            var i = 0
+            while i < expected.count {
+                if ASCII.lowercased(bytes[i]) != expected[i] { return false }
+                i += 1
+            }
+            return true
+        }
+    }
+
+    /// ASCII case-insensitive equality of two byte runs: a byte that is already equal costs one compare,
+    /// only differing bytes are folded.
+    @inlinable static func bytesEqualIgnoringCase(
+        _ p: UnsafeBufferPointer<UInt8>, _ q: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
+        guard p.count == q.count else { return false }
+        var i = 0
+        while i < p.count {
+            let a = p[i]
+            let b = q[i]
+            if a != b && ASCII.lowercased(a) != ASCII.lowercased(b) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Calls `body` with each comma-separated element of `value`, trimmed of spaces and tabs, empty elements
+    /// skipped. Splits at the same places `split(separator: ",")` does (commas that are a character of
+    /// their own) but without building an array.
     static func forEachListElement(_ value: String, _ body: (Substring) -> Void) {
-        for part in value.split(separator: ",") {
-            let element = trimmed(part)
+        var start = value.startIndex
+        while start < value.endIndex {
+            let end = value[start...].firstIndex(of: ",") ?? value.endIndex
+            let element = trimmed(value[start..<end])
             if !element.isEmpty { body(element) }
+            if end == value.endIndex { break }
+            start = value.index(after: end)
         }
     }
 

@@ -8,24 +8,30 @@ public enum HTTPSerializer {
     public static func writeRequestHead(
         method: String, target: String, headers: HTTPHeaders, into buffer: inout ByteBuffer
     ) {
+        // One reservation for the whole head (" HTTP/1.1\r\n" is 11 bytes); only a method or target that
+        // needs percent-encoding can outgrow it.
+        buffer.reserveWritableBytes(method.utf8.count + 1 + target.utf8.count + 11 + encodedSize(of: headers))
         writeEscaped(method, into: &buffer, keeping: ASCII.isTokenChar)
         buffer.writeInteger(ASCII.space)
         writeEscaped(target, into: &buffer, keeping: ASCII.isVisible)
         buffer.writeString(" HTTP/1.1\r\n")
-        writeFields(headers, into: &buffer)
+        writeFieldLines(headers, into: &buffer)
     }
 
     /// "HTTP/1.1 <status> <standard reason>", the fields, the empty line.
     public static func writeResponseHead(status: Int, headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        let reason = reasonPhrase(status)
+        // "HTTP/1.1 " 9, three digits, a space, the reason, CRLF: the head is reserved once.
+        buffer.reserveWritableBytes(9 + 4 + reason.utf8.count + 2 + encodedSize(of: headers))
         buffer.writeString("HTTP/1.1 ")
         let code = min(max(status, 0), 999)
         buffer.writeInteger(UInt8(0x30 + code / 100))
         buffer.writeInteger(UInt8(0x30 + code / 10 % 10))
         buffer.writeInteger(UInt8(0x30 + code % 10))
         buffer.writeInteger(ASCII.space)
-        buffer.writeString(reasonPhrase(status))
+        buffer.writeString(reason)
         buffer.writeString("\r\n")
-        writeFields(headers, into: &buffer)
+        writeFieldLines(headers, into: &buffer)
     }
 
     /// One chunk: size in hex, CRLF, the bytes, CRLF. Nothing for an empty collection (an empty chunk
@@ -46,30 +52,67 @@ public enum HTTPSerializer {
 
     /// The last chunk followed by `trailers`.
     public static func writeLastChunk(trailers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        buffer.reserveWritableBytes(3 + encodedSize(of: trailers))
         buffer.writeString("0\r\n")
-        writeFields(trailers, into: &buffer)
+        writeFieldLines(trailers, into: &buffer)
     }
 
     /// The field lines and the empty line that ends a head.
     public static func writeFields(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
-        for field in headers {
-            var name = field.name
-            var value = field.value
+        buffer.reserveWritableBytes(encodedSize(of: headers))
+        writeFieldLines(headers, into: &buffer)
+    }
+
+    /// The bytes `writeFieldLines` writes when every field is valid: "name: value\r\n" per field and the
+    /// final CRLF (UTF-8 counts of native strings are stored, so this is a walk over the array only).
+    static func encodedSize(of headers: HTTPHeaders) -> Int {
+        var size = 2
+        for i in headers.fields.indices {
+            size += headers.fields[i].name.utf8.count + headers.fields[i].value.utf8.count + 4
+        }
+        return size
+    }
+
+    /// Writes each field straight from the strings' UTF-8 into `buffer` (no intermediate string or array),
+    /// then the empty line. Expects the caller to have reserved `encodedSize(of:)`.
+    static func writeFieldLines(_ headers: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for i in headers.fields.indices {
+            writeField(name: headers.fields[i].name, value: headers.fields[i].value, into: &buffer)
+        }
+        buffer.writeInteger(ASCII.cr)
+        buffer.writeInteger(ASCII.lf)
+    }
+
+    private static func writeField(name: String, value: String, into buffer: inout ByteBuffer) {
+        let isWritten =
+            name.utf8.withContiguousStorageIfAvailable { name in
+                value.utf8.withContiguousStorageIfAvailable { value in
+                    writeField(nameBytes: name, valueBytes: value, into: &buffer)
+                    return true
+                } ?? false
+            } ?? false
+        if !isWritten {
+            // Only strings without contiguous UTF-8 (bridged ones) get here: `withUTF8` makes them native.
+            var name = name
+            var value = value
             name.withUTF8 { name in
-                value.withUTF8 { value in
-                    guard !name.isEmpty, name.allSatisfy(ASCII.isTokenChar),
-                        !value.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf || $0 == 0 })
-                    else { return }
-                    buffer.reserveWritableBytes(name.count + value.count + 4)
-                    buffer.writeBytes(name)
-                    buffer.writeInteger(ASCII.colon)
-                    buffer.writeInteger(ASCII.space)
-                    buffer.writeBytes(value)
-                    buffer.writeInteger(ASCII.cr)
-                    buffer.writeInteger(ASCII.lf)
-                }
+                value.withUTF8 { value in writeField(nameBytes: name, valueBytes: value, into: &buffer) }
             }
         }
+    }
+
+    /// "name: value\r\n", or nothing when the name is not a token or the value holds CR, LF or NUL.
+    private static func writeField(
+        nameBytes name: UnsafeBufferPointer<UInt8>, valueBytes value: UnsafeBufferPointer<UInt8>,
+        into buffer: inout ByteBuffer
+    ) {
+        guard !name.isEmpty, name.allSatisfy(ASCII.isTokenChar),
+            !value.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf || $0 == 0 })
+        else { return }
+        buffer.writeBytes(name)
+        buffer.writeInteger(ASCII.colon)
+        buffer.writeInteger(ASCII.space)
+        buffer.writeBytes(value)
         buffer.writeInteger(ASCII.cr)
         buffer.writeInteger(ASCII.lf)
     }

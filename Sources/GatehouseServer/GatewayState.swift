@@ -67,6 +67,10 @@ public final class GatewayState: Sendable {
     public let securityHeaders: [(String, String)]
     /// Lower-cased names of `securityHeaders`, replaced in upstream answers.
     public let securityHeaderNames: Set<String>
+    /// The same names as a list of lower-cased native strings, for the per-field filter of upstream answers:
+    /// a handful of length-first byte comparisons (`HTTPHeaders.namesEqual`) instead of lower-casing and
+    /// hashing every upstream field name.
+    let securityHeaderNameList: [String]
     /// Addresses whose X-Forwarded-For is believed.
     public let trustedProxies: [CIDR]
     /// Token buckets (nil when rate limiting is off); kept across reloads that leave `[rate_limit]` as it was.
@@ -234,6 +238,7 @@ public final class GatewayState: Sendable {
         securityHeaders = config.tls.isEnabled
             ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
         securityHeaderNames = Set(headers.map { $0.0.lowercased() })
+        securityHeaderNameList = securityHeaderNames.sorted()
         trustedProxies = config.server.trustedProxies
         let rl = config.rateLimit
         if rl.enabled {

@@ -48,4 +48,101 @@ final class HTTPHeadersTests: XCTestCase {
         XCTAssertNil(headers.first(name: "É"))
         XCTAssertEqual(headers.first(name: "é"), "1")
     }
+
+    // MARK: The fast case-insensitive comparison
+
+    /// The comparison before the contiguous-bytes fast path, kept as the reference.
+    private func referenceNamesEqual(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
+        func fold(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+        return a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) { fold($0) == fold($1) }
+    }
+
+    private let awkwardNames = [
+        "", "a", "A", "te", "TE", "tE", "t", "connection", "Connection", "CONNECTION", "connectionx", "xconnection",
+        "connectio", "Connectiom", "x-forwarded-for", "X-Forwarded-For", "x-forwarded-forx", "x-forwarded-fo",
+        "X_Forwarded_For", "é", "É", "x-é", "X-É", "caf\u{e9}", "cafe\u{301}", "\u{212A}eep-alive", "keep-alive",
+        "KEEP-ALIVE", "@", "`", "[", "{", "Z", "z", "access-control-allow-origin", "Access-Control-Allow-Origin",
+        "a very long header name that is not small in its representation",
+        "A VERY LONG HEADER NAME THAT IS NOT SMALL IN ITS REPRESENTATION",
+    ]
+
+    func testNamesEqualMatchesTheReferenceOnAwkwardNames() {
+        for a in awkwardNames {
+            for b in awkwardNames {
+                XCTAssertEqual(HTTPHeaders.namesEqual(a, b), referenceNamesEqual(a, b), "\(a) vs \(b)")
+                let sa = Substring("<\(a)>").dropFirst().dropLast()
+                XCTAssertEqual(HTTPHeaders.namesEqual(sa, b), referenceNamesEqual(a, b), "substring \(a) vs \(b)")
+            }
+        }
+        XCTAssertTrue(HTTPHeaders.namesEqual("X-Forwarded-For", "x-FORWARDED-for"))
+        XCTAssertFalse(HTTPHeaders.namesEqual("x-forwarded-forx", "x-forwarded-for"))
+        XCTAssertFalse(HTTPHeaders.namesEqual("connectionx", "connection"))
+        XCTAssertFalse(HTTPHeaders.namesEqual("\u{212A}eep-alive", "keep-alive"), "no Unicode folding")
+        XCTAssertFalse(HTTPHeaders.namesEqual("[", "{"), "only letters fold")
+    }
+
+    func testLookupsUseTheFastComparison() {
+        let headers = HTTPHeaders([
+            ("Connectionx", "1"), ("CONNECTION", "2"), ("x-forwarded-forx", "3"), ("X-FORWARDED-FOR", "4"),
+            ("x-É", "5"), ("x-forwarded-for", "6"),
+        ])
+        XCTAssertEqual(headers.first(name: "connection"), "2")
+        XCTAssertEqual(headers.values(name: "X-Forwarded-For"), ["4", "6"])
+        XCTAssertFalse(headers.contains(name: "x-é"))
+        XCTAssertTrue(headers.contains(name: "x-É"))
+        XCTAssertNil(headers.first(name: "x-forwarded-fo"))
+    }
+
+    func testBytesEqualLowercaseAndPrefix() {
+        func check(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+            Array(name.utf8).withUnsafeBufferPointer(body)
+        }
+        XCTAssertTrue(check("Connection") { HTTPHeaders.bytes($0, equalLowercase: "connection") })
+        XCTAssertTrue(check("CONNECTION") { HTTPHeaders.bytes($0, equalLowercase: "connection") })
+        XCTAssertFalse(check("connectionx") { HTTPHeaders.bytes($0, equalLowercase: "connection") })
+        XCTAssertFalse(check("connectio") { HTTPHeaders.bytes($0, equalLowercase: "connection") })
+        XCTAssertFalse(check("") { HTTPHeaders.bytes($0, equalLowercase: "te") })
+        XCTAssertFalse(check("t\u{c9}") { HTTPHeaders.bytes($0, equalLowercase: "te") })
+        XCTAssertTrue(check("Access-Control-Max-Age") { HTTPHeaders.bytes($0, haveLowercasePrefix: "access-control-") })
+        XCTAssertTrue(check("ACCESS-CONTROL-") { HTTPHeaders.bytes($0, haveLowercasePrefix: "access-control-") })
+        XCTAssertFalse(check("Access-Control") { HTTPHeaders.bytes($0, haveLowercasePrefix: "access-control-") })
+        XCTAssertFalse(check("Access_Control-X") { HTTPHeaders.bytes($0, haveLowercasePrefix: "access-control-") })
+        XCTAssertFalse(check("\u{212A}") { HTTPHeaders.bytes($0, haveLowercasePrefix: "k") })
+    }
+
+    // MARK: List elements without an array
+
+    /// The splitting before it walked the value in place.
+    private func referenceElements(_ value: String) -> [Substring] {
+        value.split(separator: ",").map { part -> Substring in
+            var s = part
+            while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+            while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+            return s
+        }.filter { !$0.isEmpty }
+    }
+
+    func testListElementsMatchTheReferenceSplitting() {
+        let values = [
+            "", ",", ",,", " , ,\t,", "close", " close ", "keep-alive, Upgrade", "a,b", "a,,b,", ",a", "a, \tb\t ,c",
+            "x-custom,\u{301}x", "x,\u{301}", "\u{301},x", "é, É ,ü", "a,\r\nb", "tab\tinside, x",
+            String(repeating: "k,", count: 40),
+        ]
+        for value in values {
+            var walked: [Substring] = []
+            HTTPHeaders.forEachListElement(value) { walked.append($0) }
+            XCTAssertEqual(walked, referenceElements(value), "elements of \(value.debugDescription)")
+            XCTAssertEqual(
+                HTTPHeaders([("Connection", value)]).listElements(name: "connection"), referenceElements(value))
+            for element in referenceElements(value) {
+                XCTAssertTrue(HTTPHeaders.listValue(value, containsToken: element))
+                if element.utf8.allSatisfy({ $0 < 0x80 }) {
+                    XCTAssertTrue(HTTPHeaders.listValue(value, containsToken: element.uppercased()))
+                }
+            }
+        }
+        XCTAssertFalse(HTTPHeaders.listValue("x-custom,\u{301}x", containsToken: "x-custom"))
+        XCTAssertTrue(HTTPHeaders.listValue(" X-Custom ,close", containsToken: "x-custom"))
+        XCTAssertFalse(HTTPHeaders.listValue("x-customx", containsToken: "x-custom"))
+    }
 }

@@ -105,4 +105,78 @@ final class HTTPSerializerTests: XCTestCase {
         HTTPSerializer.writeChunk([UInt8](), into: &buffer)
         XCTAssertTrue(buffer.isEmpty)
     }
+
+    // MARK: Output equal to the field-by-field writer it replaced
+
+    /// The field writer before the head was reserved once and written from contiguous UTF-8.
+    private func referenceFields(_ headers: HTTPHeaders) -> [UInt8] {
+        var out: [UInt8] = []
+        for field in headers {
+            let name = Array(field.name.utf8)
+            let value = Array(field.value.utf8)
+            guard !name.isEmpty, name.allSatisfy(ASCII.isTokenChar),
+                !value.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
+            else { continue }
+            out += name + Array(": ".utf8) + value + [13, 10]
+        }
+        return out + [13, 10]
+    }
+
+    private let awkwardHeaders = HTTPHeaders([
+        ("Host", "127.0.0.1:8000"), ("x", ""), ("X-UTF8", "naïve ünïcode ✓"), ("X-Tab", "a\tb"),
+        ("X-Evil", "a\r\nSet-Cookie: stolen"), ("Bad Name", "v"), ("", "v"), ("X-Nul", "a\u{0}b"), ("X-Cr", "a\rb"),
+        ("é", "non-token name"), ("X-Long", String(repeating: "v", count: 5000)),
+        (String(repeating: "N", count: 300), "long name"),
+        ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none';"),
+    ])
+
+    /// A buffer whose front was already read (so a reservation may compact instead of growing) and that holds
+    /// a few bytes already.
+    private func usedBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = ByteBuffer(capacity: capacity)
+        buffer.writeString("previous answer")
+        buffer.moveReaderIndex(forwardBy: 9)
+        return buffer
+    }
+
+    func testFieldsEqualTheReferenceWriter() {
+        for capacity in [0, 16, 64, 100, 8192] {
+            var buffer = usedBuffer(capacity: capacity)
+            HTTPSerializer.writeFields(awkwardHeaders, into: &buffer)
+            XCTAssertEqual(Array(buffer.readableBytesView), Array("answer".utf8) + referenceFields(awkwardHeaders))
+        }
+        var empty = ByteBuffer()
+        HTTPSerializer.writeFields(HTTPHeaders(), into: &empty)
+        XCTAssertEqual(string(empty), "\r\n")
+    }
+
+    func testHeadsEqualTheReferenceWriter() {
+        for capacity in [0, 32, 8192] {
+            var request = usedBuffer(capacity: capacity)
+            HTTPSerializer.writeRequestHead(method: "POST", target: "/mcp?a=1", headers: awkwardHeaders, into: &request)
+            XCTAssertEqual(
+                Array(request.readableBytesView),
+                Array("answerPOST /mcp?a=1 HTTP/1.1\r\n".utf8) + referenceFields(awkwardHeaders))
+
+            var escaped = usedBuffer(capacity: capacity)
+            HTTPSerializer.writeRequestHead(method: "G T", target: "/é x", headers: awkwardHeaders, into: &escaped)
+            XCTAssertEqual(
+                Array(escaped.readableBytesView),
+                Array("answerG%20T /%C3%A9%20x HTTP/1.1\r\n".utf8) + referenceFields(awkwardHeaders))
+
+            for status in [200, 204, 431, 599, -5, 1000] {
+                var response = usedBuffer(capacity: capacity)
+                HTTPSerializer.writeResponseHead(status: status, headers: awkwardHeaders, into: &response)
+                let code = min(max(status, 0), 999)
+                let digits = String(code / 100) + String(code / 10 % 10) + String(code % 10)
+                let line = "answerHTTP/1.1 \(digits) \(HTTPSerializer.reasonPhrase(status))\r\n"
+                XCTAssertEqual(Array(response.readableBytesView), Array(line.utf8) + referenceFields(awkwardHeaders))
+            }
+
+            var trailers = usedBuffer(capacity: capacity)
+            HTTPSerializer.writeLastChunk(trailers: awkwardHeaders, into: &trailers)
+            XCTAssertEqual(
+                Array(trailers.readableBytesView), Array("answer0\r\n".utf8) + referenceFields(awkwardHeaders))
+        }
+    }
 }
