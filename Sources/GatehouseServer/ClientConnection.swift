@@ -76,7 +76,11 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         var upstreamResponseCloseDelimited = false
     }
 
-    unowned let context: LoopContext
+    /// Strong on purpose: the loop context outlives its connections (it holds them in `connections` until
+    /// they close), and a strong `let` costs no reference-count check per use, which `unowned` does on
+    /// every one of the dozens of accesses a request makes.
+    let context: LoopContext
+    private let loop: EventLoop
     let fd: Int32
     let peer: SocketAddress
     let peerHost: String
@@ -104,11 +108,11 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     private var idleTimer: LoopTimer!
     private var responseTimer: LoopTimer!
 
-    private var loop: EventLoop { context.loop }
     private var state: GatewayState { context.state }
 
     init(context: LoopContext, fd: Int32, peer: SocketAddress) {
         self.context = context
+        self.loop = context.loop
         self.fd = fd
         self.peer = peer
         self.peerHost = peer.host

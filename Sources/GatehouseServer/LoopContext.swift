@@ -36,7 +36,7 @@ public final class GatewayCounters: Sendable {
 /// What one event loop's connections share: the loop, its configuration snapshot, its upstream pool.
 /// Only the loop's thread touches it, so nothing here is locked.
 final class LoopContext {
-    unowned let loop: EventLoop
+    let loop: EventLoop
     /// The loop that runs process-wide chores (JWKS fetches, the admin listener).
     unowned let homeLoop: EventLoop
     var state: GatewayState

@@ -16,7 +16,7 @@ protocol UpstreamConnectionDelegate: AnyObject {
 final class UpstreamConnection: EventHandler {
     enum State { case connecting, connected, closed }
 
-    unowned let loop: EventLoop
+    let loop: EventLoop
     let fd: Int32
     private(set) var state: State
     var input = ByteBuffer(capacity: 16 * 1024)
@@ -202,7 +202,7 @@ final class UpstreamConnection: EventHandler {
 
 /// Keep-alive connections to the upstream, one pool per loop (no locking: only its loop touches it).
 final class UpstreamPool {
-    unowned let loop: EventLoop
+    let loop: EventLoop
     private var idle: [UpstreamConnection] = []
     private(set) var openCount = 0 {
         didSet { onCountChange?(openCount) }
