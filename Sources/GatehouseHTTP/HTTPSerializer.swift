@@ -34,6 +34,37 @@ public enum HTTPSerializer {
         writeFieldLines(headers, into: &buffer)
     }
 
+    /// "HTTP/1.1 <status> <reason>", the fields, then `preformatted` — field lines made once by
+    /// `preformattedFields` (the configuration's fixed headers) and copied as they are — and the empty line.
+    public static func writeResponseHead(
+        status: Int, headers: HTTPHeaders, preformatted: [UInt8], into buffer: inout ByteBuffer
+    ) {
+        let reason = reasonPhrase(status)
+        buffer.reserveWritableBytes(9 + 4 + reason.utf8.count + 2 + encodedSize(of: headers) + preformatted.count)
+        buffer.writeString("HTTP/1.1 ")
+        let code = min(max(status, 0), 999)
+        buffer.writeInteger(UInt8(0x30 + code / 100))
+        buffer.writeInteger(UInt8(0x30 + code / 10 % 10))
+        buffer.writeInteger(UInt8(0x30 + code % 10))
+        buffer.writeInteger(ASCII.space)
+        buffer.writeString(reason)
+        buffer.writeString("\r\n")
+        for i in headers.fields.indices {
+            writeField(name: headers.fields[i].name, value: headers.fields[i].value, into: &buffer)
+        }
+        buffer.writeBytes(preformatted)
+        buffer.writeInteger(ASCII.cr)
+        buffer.writeInteger(ASCII.lf)
+    }
+
+    /// The field lines of `headers` ("name: value\r\n" each, invalid fields left out as everywhere here)
+    /// without the empty line: a block written once per configuration and copied into every head.
+    public static func preformattedFields(_ headers: HTTPHeaders) -> [UInt8] {
+        var buffer = ByteBuffer()
+        writeFields(headers, into: &buffer)
+        return Array(buffer.readableBytesView.dropLast(2))
+    }
+
     /// One chunk: size in hex, CRLF, the bytes, CRLF. Nothing for an empty collection (an empty chunk
     /// would end the body).
     public static func writeChunk<C: Collection>(_ bytes: C, into buffer: inout ByteBuffer) where C.Element == UInt8 {

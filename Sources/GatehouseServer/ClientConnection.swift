@@ -910,7 +910,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         ex.isResponseStarted = true
         ex.status = upstreamHead.status
         var headers = ProxyHeaders.clientResponseHeaders(
-            upstreamHead, state: state, requestID: ex.requestID, added: ex.responseHeaders)
+            upstreamHead, state: state, requestID: ex.requestID, added: ex.responseHeaders,
+            includingSecurityHeaders: false)
         var framing = upstreamHead.framing
         if let bodyLength {
             framing = .contentLength(bodyLength)
@@ -936,7 +937,8 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             }
         }
         if !keepsAlive(head) { headers.add(name: "Connection", value: "close") }
-        HTTPSerializer.writeResponseHead(status: upstreamHead.status, headers: headers, into: &output)
+        HTTPSerializer.writeResponseHead(
+            status: upstreamHead.status, headers: headers, preformatted: state.securityHeaderBlock, into: &output)
         // Not flushed here: upstreamReadable writes the head with whatever body came in the same read.
     }
 
@@ -984,12 +986,12 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
         if !extra.contains(where: { $0.0 == "Content-Type" }) && !body.isEmpty {
             headers.add(name: "Content-Type", value: "application/json")
         }
-        for (n, v) in state.securityHeaders { headers.add(name: n, value: v) }
         headers.add(name: "X-Request-Id", value: ex.requestID)
         headers.add(name: "Content-Length", value: String(body.count))
         if let head = ex.head { if !keepsAlive(head) { headers.add(name: "Connection", value: "close") } }
         else { headers.add(name: "Connection", value: "close") }
-        HTTPSerializer.writeResponseHead(status: status, headers: headers, into: &output)
+        HTTPSerializer.writeResponseHead(
+            status: status, headers: headers, preformatted: state.securityHeaderBlock, into: &output)
         if ex.head?.method != "HEAD" { output.writeBytes(body) }
         ex.bytesOut += Int64(body.count)
         ex.isResponseDone = true

@@ -65,6 +65,8 @@ public final class GatewayState: Sendable {
     public let toolTimeoutMilliseconds: [String: Int64]
     /// Security headers added to every answer (HSTS already left out when the listener is plain HTTP).
     public let securityHeaders: [(String, String)]
+    /// `securityHeaders` as field lines, serialized once for every answer's head.
+    let securityHeaderBlock: [UInt8]
     /// Lower-cased names of `securityHeaders`, replaced in upstream answers.
     public let securityHeaderNames: Set<String>
     /// The same names as a list of lower-cased native strings, for the per-field filter of upstream answers:
@@ -237,6 +239,7 @@ public final class GatewayState: Sendable {
         let headers = config.headers.map { ($0.name, $0.value) }
         securityHeaders = config.tls.isEnabled
             ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
+        securityHeaderBlock = HTTPSerializer.preformattedFields(HTTPHeaders(securityHeaders))
         securityHeaderNames = Set(headers.map { $0.0.lowercased() })
         securityHeaderNameList = securityHeaderNames.sorted()
         trustedProxies = config.server.trustedProxies

@@ -176,9 +176,11 @@ enum ProxyHeaders {
     }
 
     /// The upstream's response fields without hop-by-hop ones; the security headers replace the
-    /// upstream's values of the same names; the request id is echoed.
+    /// upstream's values of the same names (added here, or by the caller from `state.securityHeaderBlock`
+    /// when `includingSecurityHeaders` is false); the request id is echoed.
     static func clientResponseHeaders(
-        _ head: HTTPResponseHead, state: GatewayState, requestID: String, added: [(String, String)]
+        _ head: HTTPResponseHead, state: GatewayState, requestID: String, added: [(String, String)],
+        includingSecurityHeaders: Bool = true
     ) -> HTTPHeaders {
         // When the gateway answers CORS itself, the upstream's own Access-Control-* fields must not mix in.
         let replacesCORS = added.contains { $0.0 == "Access-Control-Allow-Origin" }
@@ -196,7 +198,9 @@ enum ProxyHeaders {
             out.add(name: name, value: head.headers[i].value)
         }
         for (n, v) in added { out.add(name: n, value: v) }
-        for (n, v) in state.securityHeaders { out.add(name: n, value: v) }
+        if includingSecurityHeaders {
+            for (n, v) in state.securityHeaders { out.add(name: n, value: v) }
+        }
         out.add(name: "X-Request-Id", value: requestID)
         return out
     }

@@ -53,6 +53,33 @@ final class HTTPSerializerTests: XCTestCase {
         }
     }
 
+    /// A head with a preformatted block is the head with those fields listed last; an invalid field in the
+    /// block's source is left out when the block is made, as it would be from a field list.
+    func testPreformattedFieldsAreWrittenLikeListedOnes() {
+        let fixed = HTTPHeaders([
+            ("X-Frame-Options", "DENY"), ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+            ("Bad Name", "x"), ("X-Bad-Value", "a\r\nInjected: yes"), ("Referrer-Policy", "no-referrer"),
+        ])
+        let block = HTTPSerializer.preformattedFields(fixed)
+        XCTAssertEqual(
+            String(decoding: block, as: UTF8.self),
+            "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"
+                + "Referrer-Policy: no-referrer\r\n")
+        let own = HTTPHeaders([("Content-Type", "application/json"), ("Content-Length", "2")])
+        for status in [200, 404, 502] {
+            var withBlock = ByteBuffer()
+            HTTPSerializer.writeResponseHead(status: status, headers: own, preformatted: block, into: &withBlock)
+            var listed = ByteBuffer()
+            var all = own
+            for (name, value) in fixed { all.add(name: name, value: value) }
+            HTTPSerializer.writeResponseHead(status: status, headers: all, into: &listed)
+            XCTAssertEqual(string(withBlock), string(listed))
+        }
+        var empty = ByteBuffer()
+        HTTPSerializer.writeResponseHead(status: 204, headers: HTTPHeaders(), preformatted: [], into: &empty)
+        XCTAssertEqual(string(empty), "HTTP/1.1 204 No Content\r\n\r\n")
+    }
+
     func testStatusLines() {
         var buffer = ByteBuffer()
         HTTPSerializer.writeResponseHead(status: 100, headers: HTTPHeaders(), into: &buffer)
