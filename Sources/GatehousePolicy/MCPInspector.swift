@@ -43,11 +43,16 @@ public struct MCPInspector: Sendable {
     ) -> MCPDecision {
         var run = Run(
             inspector: self, principal: principal, requestID: requestID, ipAddress: ipAddress, userAgent: userAgent)
+        // The info is moved out of the run (swapped with an empty one), not copied: a copy would retain
+        // and then release each of its strings and lists once more.
+        var info = MCPRequestInfo()
         do throws(Run.Stop) {
             let rewritten = try run.inspect(body: body, headers: headers)
-            return .forward(rewrittenBody: rewritten, info: run.info)
+            swap(&info, &run.info)
+            return .forward(rewrittenBody: rewritten, info: info)
         } catch {
-            return .reject(error.rejection, info: run.info)
+            swap(&info, &run.info)
+            return .reject(error.rejection, info: info)
         }
     }
 

@@ -106,6 +106,28 @@ final class BearerCredentialTests: XCTestCase {
         XCTAssertEqual(BearerCredential.parse(authorization: nil), Self.referenceParse(nil))
     }
 
+    /// The byte classes of the JWT shape, for every byte, against the range switch they replaced.
+    func testJWTShapeByteClassesMatchReference() {
+        for c in UInt8.min...UInt8.max {
+            let expected: Bool
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                expected = true
+            default:
+                expected = false
+            }
+            let token = Array("ab.cd.".utf8) + [c]
+            XCTAssertEqual(BearerCredential.isJWTShaped(token), expected, "byte \(c)")
+            XCTAssertEqual(BearerCredential.isJWTShaped([c] + Array(".cd.ef".utf8)), expected, "byte \(c)")
+            let scheme = Array("Beare".utf8) + [c]
+            let expectedScheme = c == UInt8(ascii: "r") || c == UInt8(ascii: "R")
+            XCTAssertEqual(
+                BearerCredential.parse(authorization: String(decoding: scheme + Array(" k".utf8), as: UTF8.self)),
+                expectedScheme ? .success(.apiKey("k")) : .failure(.invalidScheme), "byte \(c)")
+        }
+    }
+
     /// The implementation before the one-pass parser, kept verbatim as the oracle.
     private static func referenceParse(_ authorization: String?) -> Result<BearerCredential, AuthFailure> {
         guard let authorization else { return .failure(.missingHeader) }

@@ -469,6 +469,25 @@ final class MCPInspectorTests: MCPInspectionTestCase {
         XCTAssertNil(iterator.next())
     }
 
+    func testSmallListReadsLikeAnArray() {
+        var list = SmallList<String>()
+        XCTAssertTrue(list.isEmpty)
+        XCTAssertNil(list.first)
+        XCTAssertEqual(list, [])
+        XCTAssertEqual(list.description, "[]")
+        for (k, text) in ["a", "b", "c"].enumerated() {
+            list.append(text)
+            XCTAssertEqual(list.count, k + 1)
+            XCTAssertEqual(list.last, text)
+        }
+        XCTAssertEqual(Array(list), ["a", "b", "c"])
+        XCTAssertEqual(list, ["a", "b", "c"])
+        XCTAssertNotEqual(list, ["a", "b"])
+        XCTAssertEqual(list[1], "b")
+        XCTAssertEqual(list.description, #"["a", "b", "c"]"#)
+        XCTAssertEqual(Array(list.reversed()), ["c", "b", "a"])
+    }
+
     /// A batch of one takes the array path, a lone message the single-message path: same verdicts.
     func testLoneMessageAndBatchOfOneAgree() {
         let bodies = [
