@@ -176,21 +176,25 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     /// Calls `body` with each comma-separated element of `value`, trimmed of spaces and tabs, empty elements
     /// skipped. Splits at the same places `split(separator: ",")` does (commas that are a character of
     /// their own) but without building an array.
-    static func forEachListElement(_ value: String, _ body: (Substring) -> Void) {
-        var start = value.startIndex
-        while start < value.endIndex {
-            let end = value[start...].firstIndex(of: ",") ?? value.endIndex
-            let element = trimmed(value[start..<end])
-            if !element.isEmpty { body(element) }
-            if end == value.endIndex { break }
-            start = value.index(after: end)
+    public static func forEachListElement(_ value: String, _ body: (Substring) -> Void) {
+        // Over the UTF-8 bytes: comma, space and tab are ASCII, so every cut falls on a character boundary.
+        let utf8 = value.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            var lower = start
+            var upper = end
+            while lower < upper, utf8[lower] == UInt8(ascii: " ") || utf8[lower] == UInt8(ascii: "\t") {
+                lower = utf8.index(after: lower)
+            }
+            while lower < upper {
+                let before = utf8.index(before: upper)
+                guard utf8[before] == UInt8(ascii: " ") || utf8[before] == UInt8(ascii: "\t") else { break }
+                upper = before
+            }
+            if lower < upper { body(Substring(utf8[lower..<upper])) }
+            if end == utf8.endIndex { break }
+            start = utf8.index(after: end)
         }
-    }
-
-    static func trimmed(_ s: Substring) -> Substring {
-        var s = s
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return s
     }
 }

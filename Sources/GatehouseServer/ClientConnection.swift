@@ -423,7 +423,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
     }
 
     private func applyRateDecision(_ decision: RateDecision, subject: RateLimitSubject, head: HTTPRequestHead) -> PhaseOutcome {
-        ex.responseHeaders.append(contentsOf: decision.headers.filter { $0.0 != "Retry-After" })
+        decision.appendHeaders(to: &ex.responseHeaders, includingRetryAfter: false)
         if decision.allowed { return .next }
         context.metrics.recordRateLimited()
         respond(

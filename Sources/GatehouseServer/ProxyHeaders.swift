@@ -86,28 +86,22 @@ enum ProxyHeaders {
     /// §7.6.1). Nothing is copied out of the head: only the span of the Connection fields is kept, and a
     /// name is looked up by walking their elements in place.
     struct ConnectionOptions {
-        let headers: HTTPHeaders
-        /// Indices of the first and the last Connection field; nil when there is none (the usual answer).
-        let span: ClosedRange<Int>?
+        /// The options named by the Connection fields, read once; `keep-alive` is left out (a field of that
+        /// name is hop-by-hop anyway), so for nearly every message this stays empty and allocates nothing.
+        private var names: [Substring] = []
 
         init(_ headers: HTTPHeaders) {
-            self.headers = headers
-            var first: Int?
-            var last = 0
             for i in 0..<headers.count where HTTPHeaders.namesEqual(headers[i].name, "connection") {
-                if first == nil { first = i }
-                last = i
+                HTTPHeaders.forEachListElement(headers[i].value) { option in
+                    if !HTTPHeaders.namesEqual(option, "keep-alive") { names.append(option) }
+                }
             }
-            span = first.map { $0...last }
         }
 
         /// True when a Connection field lists `name` (ASCII case-insensitive).
         func lists(_ name: String) -> Bool {
-            guard let span else { return false }
-            for i in span where HTTPHeaders.namesEqual(headers[i].name, "connection") {
-                if HTTPHeaders.listValue(headers[i].value, containsToken: name) { return true }
-            }
-            return false
+            if names.isEmpty { return false }
+            return names.contains { HTTPHeaders.namesEqual($0, name) }
         }
     }
 
