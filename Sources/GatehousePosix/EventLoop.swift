@@ -109,8 +109,11 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Timers (loop thread only)
 
+    /// Arms `timer` for `milliseconds` after `now`, the time the current batch of events began (a request
+    /// arms several timers: one clock read per batch instead of one per arm). A timer may so fire early
+    /// by the time the batch has run so far — microseconds, well under the wheel's 10 ms tick.
     public func arm(_ timer: LoopTimer, after milliseconds: Int64) {
-        timers.arm(timer, deadline: monotonicMilliseconds() + milliseconds)
+        timers.arm(timer, deadline: now + milliseconds)
     }
 
     public func cancel(_ timer: LoopTimer) {
