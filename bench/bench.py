@@ -513,7 +513,11 @@ class Bench:
         except (IndexError, json.JSONDecodeError):
             r = {"error": out.stdout[-500:] + out.stderr[-1500:]}
         if "error" in r:
-            raise SystemExit(f"bench: the SSE stream through {name} failed: {r}\n{service.tail()}")
+            # One failed round (a stalled stream, say) is recorded as such, not the end of the whole run.
+            print(f"bench: the SSE stream through {name} failed this round: {str(r)[-400:]}", file=sys.stderr)
+            return {"rate": 0.0, "events": 0, "seconds": 0.0, "mib_per_second": 0.0, "cpu_seconds": round(cpu, 3),
+                    "cpu_us_per_op": 0.0, "peak_rss_mib": service.hwm_kib() / 1024, "valid": False,
+                    "error": str(r)[-400:]}
         return {"rate": r["events_per_second"], "events": r["events"], "seconds": r["seconds"],
                 "mib_per_second": r["total_bytes"] / r["total_seconds"] / 2**20,
                 "cpu_seconds": round(cpu, 3), "cpu_us_per_op": cpu * 1e6 / max(r["total_events"], 1),
@@ -641,12 +645,14 @@ def describe(scenario: str, m: dict) -> str:
 
 
 def median_of(runs: list[dict]) -> dict:
+    """Medians over the valid rounds (all rounds when none is); `valid` stays false if any round failed."""
+    use = [r for r in runs if r.get("valid", True)] or runs
     out = {}
-    for key, value in runs[0].items():
+    for key, value in use[0].items():
         if isinstance(value, bool):
-            out[key] = all(r[key] for r in runs)
+            out[key] = all(r.get(key, False) for r in runs)
         elif isinstance(value, (int, float)):
-            out[key] = statistics.median(r[key] for r in runs)
+            out[key] = statistics.median(r[key] for r in use)
         else:
             out[key] = value
     out["rounds"] = len(runs)
