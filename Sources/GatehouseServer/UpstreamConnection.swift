@@ -28,6 +28,8 @@ final class UpstreamConnection: EventHandler {
     var wasReused = false
     /// Bytes read from the upstream in the current exchange (0: the upstream has not begun to answer).
     var bytesReceived = 0
+    /// When it went back to the pool (the loop's clock, milliseconds).
+    var idleSince: Int64 = 0
     /// The configuration it was opened under: after a reload, idle connections of an older one are closed
     /// instead of reused (the upstream address or its TLS settings may have changed).
     weak var openedUnder: GatewayState?
@@ -202,6 +204,13 @@ final class UpstreamConnection: EventHandler {
 
 /// Keep-alive connections to the upstream, one pool per loop (no locking: only its loop touches it).
 final class UpstreamPool {
+    /// A pooled connection idle this long is not reused but closed. Servers close idle keep-alive
+    /// connections on their own clock (uvicorn — the MCP Python SDK's server — after 5 s, gunicorn after
+    /// 2 s); a request sent just as they do meets a connection that is already gone. Reusing only
+    /// connections idle for less than that avoids the race instead of replaying after it (which a
+    /// `tools/call` never is).
+    static let maxIdleMilliseconds: Int64 = 2000
+
     let loop: EventLoop
     private var idle: [UpstreamConnection] = []
     private(set) var openCount = 0 {
@@ -220,7 +229,9 @@ final class UpstreamPool {
     /// after a pooled connection failed).
     func acquire(state: GatewayState, fresh: Bool = false) throws(SystemError) -> UpstreamConnection {
         while !fresh, let c = idle.popLast() {
-            if c.state == .connected && c.openedUnder === state && !Socket.isStale(c.fd) && c.input.isEmpty {
+            if c.state == .connected && c.openedUnder === state && loop.now - c.idleSince < Self.maxIdleMilliseconds
+                && !Socket.isStale(c.fd) && c.input.isEmpty
+            {
                 c.wasReused = true
                 c.bytesReceived = 0
                 c.isReading = true
@@ -257,6 +268,7 @@ final class UpstreamPool {
             return
         }
         c.setReading(true)
+        c.idleSince = loop.now
         idle.append(c)
     }
 

@@ -239,6 +239,28 @@ def test_tool_call_on_a_closed_pooled_connection_is_not_replayed(closing_upstrea
     assert upstream.accepted == 1
 
 
+def test_pooled_connection_idle_past_the_limit_is_not_reused(workdir, keys):
+    """A pooled connection is reused while fresh, and closed instead once it has idled 2 s — before the
+    upstream's own idle timeout (uvicorn: 5 s) can race a request sent on it."""
+    upstream = RecordingUpstream()
+    gw = Gateway("pool-idle", upstream.url, workdir, keys.config_entries)
+    key = keys.plain.encode()
+    try:
+        with rawhttp.Conn(gw.port) as conn:  # one client connection: one loop, one pool
+            for _ in range(2):
+                conn.send(request(key, close=False))
+                assert conn.read_response().status == 200
+            assert upstream.accepted == 1, "a fresh pooled connection was not reused"
+            time.sleep(2.4)
+            conn.send(request(key, close=False))
+            assert conn.read_response().status == 200
+        assert upstream.accepted == 2, "a connection idle past the limit was reused"
+        assert len(upstream.requests) == 3
+    finally:
+        gw.stop()
+        upstream.close()
+
+
 def _rebind(port: int) -> RecordingUpstream:
     """A RecordingUpstream on a given port (the killed one's), retried while the port is in TIME_WAIT."""
     deadline = time.monotonic() + 10
