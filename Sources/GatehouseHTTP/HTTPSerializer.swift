@@ -20,18 +20,7 @@ public enum HTTPSerializer {
 
     /// "HTTP/1.1 <status> <standard reason>", the fields, the empty line.
     public static func writeResponseHead(status: Int, headers: HTTPHeaders, into buffer: inout ByteBuffer) {
-        let reason = reasonPhrase(status)
-        // "HTTP/1.1 " 9, three digits, a space, the reason, CRLF: the head is reserved once.
-        buffer.reserveWritableBytes(9 + 4 + reason.utf8.count + 2 + encodedSize(of: headers))
-        buffer.writeString("HTTP/1.1 ")
-        let code = min(max(status, 0), 999)
-        buffer.writeInteger(UInt8(0x30 + code / 100))
-        buffer.writeInteger(UInt8(0x30 + code / 10 % 10))
-        buffer.writeInteger(UInt8(0x30 + code % 10))
-        buffer.writeInteger(ASCII.space)
-        buffer.writeString(reason)
-        buffer.writeString("\r\n")
-        writeFieldLines(headers, into: &buffer)
+        writeResponseHead(status: status, headers: headers, preformatted: [], into: &buffer)
     }
 
     /// "HTTP/1.1 <status> <reason>", the fields, then `preformatted` — field lines made once by
@@ -40,6 +29,7 @@ public enum HTTPSerializer {
         status: Int, headers: HTTPHeaders, preformatted: [UInt8], into buffer: inout ByteBuffer
     ) {
         let reason = reasonPhrase(status)
+        // "HTTP/1.1 " 9, three digits, a space, the reason, CRLF: the head is reserved once.
         buffer.reserveWritableBytes(9 + 4 + reason.utf8.count + 2 + encodedSize(of: headers) + preformatted.count)
         buffer.writeString("HTTP/1.1 ")
         let code = min(max(status, 0), 999)
@@ -52,7 +42,7 @@ public enum HTTPSerializer {
         for i in headers.fields.indices {
             writeField(name: headers.fields[i].name, value: headers.fields[i].value, into: &buffer)
         }
-        buffer.writeBytes(preformatted)
+        if !preformatted.isEmpty { buffer.writeBytes(preformatted) }
         buffer.writeInteger(ASCII.cr)
         buffer.writeInteger(ASCII.lf)
     }

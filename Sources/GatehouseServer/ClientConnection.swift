@@ -719,7 +719,7 @@ final class ClientConnection: EventHandler, UpstreamConnectionDelegate {
             abort()
             return
         }
-        if let replay = ex.replay, upstream.wasReused, upstream.bytesReceived == 0, error?.errno != ETIMEDOUT {
+        if let replay = ex.replay, upstream.failedAsStaleIdle, error?.errno != ETIMEDOUT {
             ex.replay = nil
             context.metrics.recordUpstreamRetry()
             startForwarding(body: replay.body, timeoutMilliseconds: replay.timeout, fresh: true)

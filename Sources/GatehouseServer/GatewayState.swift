@@ -67,9 +67,8 @@ public final class GatewayState: Sendable {
     public let securityHeaders: [(String, String)]
     /// `securityHeaders` as field lines, serialized once for every answer's head.
     let securityHeaderBlock: [UInt8]
-    /// Lower-cased names of `securityHeaders`, replaced in upstream answers.
-    public let securityHeaderNames: Set<String>
-    /// The same names as a list of lower-cased native strings, for the per-field filter of upstream answers:
+    /// Lower-cased names of every configured security header (HSTS included), replaced in upstream answers;
+    /// a list of native strings for the per-field filter of upstream answers:
     /// a handful of length-first byte comparisons (`HTTPHeaders.namesEqual`) instead of lower-casing and
     /// hashing every upstream field name.
     let securityHeaderNameList: [String]
@@ -240,8 +239,7 @@ public final class GatewayState: Sendable {
         securityHeaders = config.tls.isEnabled
             ? headers : headers.filter { $0.0.lowercased() != "strict-transport-security" }
         securityHeaderBlock = HTTPSerializer.preformattedFields(HTTPHeaders(securityHeaders))
-        securityHeaderNames = Set(headers.map { $0.0.lowercased() })
-        securityHeaderNameList = securityHeaderNames.sorted()
+        securityHeaderNameList = Set(headers.map { $0.0.lowercased() }).sorted()
         trustedProxies = config.server.trustedProxies
         let rl = config.rateLimit
         if rl.enabled {

@@ -102,7 +102,7 @@ final class MCPExchange: UpstreamConnectionDelegate {
 
     /// A pooled connection broke before any byte of the answer and the request may be sent again.
     private func mayReplay(_ upstream: UpstreamConnection) -> Bool {
-        head == nil && upstream.wasReused && upstream.bytesReceived == 0 && isReplayable && completion != nil
+        head == nil && upstream.failedAsStaleIdle && isReplayable && completion != nil
     }
 
     func upstreamFailed(_ upstream: UpstreamConnection, error: SystemError?, beforeResponse: Bool) {

@@ -30,6 +30,9 @@ final class UpstreamConnection: EventHandler {
     var bytesReceived = 0
     /// When it went back to the pool (the loop's clock, milliseconds).
     var idleSince: Int64 = 0
+    /// Taken from the pool and failed before any byte of an answer: the upstream most likely closed it while
+    /// it was idle, and the request may be sent again on a fresh connection if sending it twice is harmless.
+    var failedAsStaleIdle: Bool { wasReused && bytesReceived == 0 }
     /// The configuration it was opened under: after a reload, idle connections of an older one are closed
     /// instead of reused (the upstream address or its TLS settings may have changed).
     weak var openedUnder: GatewayState?

@@ -273,7 +273,7 @@ final class ProxyHeadersTests: XCTestCase {
             for (name, value) in head.headers {
                 let lower = name.lowercased()
                 if hopByHop.contains(lower) || named.contains(lower) || lower == "x-request-id" { continue }
-                if state.securityHeaderNames.contains(lower) { continue }
+                if state.securityHeaderNameList.contains(lower) { continue }
                 if replacesCORS && lower.hasPrefix("access-control-") { continue }
                 if lower.hasPrefix("ratelimit-") && !added.isEmpty { continue }
                 out.add(name: name, value: value)
